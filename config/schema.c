@@ -1,0 +1,310 @@
+/*
+ * The one table of configuration keys. The loader (config.c), the example config and the README's
+ * reference (confdoc.c) are all generated from these rows, so a key is added, changed or
+ * documented here and nowhere else; `make docs` then refreshes the committed copies.
+ *
+ * Rules the loader and rc-confdoc rely on: a row comes after its parent (the MAP or LIST row
+ * named by its key without the last component) and rows of one list item come together; item
+ * rows are relative to the item struct. Defaults are YAML text parsed by the same code as user
+ * input, so a default can never be something a user could not write.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* The longest stream name: it appears in URLs, ring file names and log lines. */
+#define NAME_MAX_LEN 64
+/* Kafka's own limit on topic names. */
+#define TOPIC_MAX_LEN 249
+
+#define MiB    (INT64_C(1) << 20)
+#define GiB    (INT64_C(1) << 30)
+#define TiB    (INT64_C(1) << 40)
+#define SECOND INT64_C(1000)
+#define HOUR   (3600 * SECOND)
+
+/* Where a field is: in rc_config_t, in a stream item or in a listener item. */
+#define FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define CONF(member)        FIELD(rc_config_t, member)
+#define STREAM(member)      FIELD(rc_stream_conf_t, member)
+#define LISTEN(member)      FIELD(rc_listen_conf_t, member)
+
+static bool is_name_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+}
+
+static bool is_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_name_char(s[i])) return false;
+    return true;
+}
+
+static bool is_decimal(const char *s, size_t n)
+{
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
+
+static const char *check_nonempty(const char *s)
+{
+    return *s != '\0' ? NULL : "must not be empty";
+}
+
+static const char *check_stream_name(const char *s)
+{
+    return is_name(s, NAME_MAX_LEN) ? NULL : "must be 1-64 characters of A-Z a-z 0-9 _ . -";
+}
+
+static const char *check_topic(const char *s)
+{
+    return is_name(s, TOPIC_MAX_LEN) ? NULL : "must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . -";
+}
+
+static const char *check_initial(const char *s)
+{
+    /* 19 digits always fit in a uint64_t, so the bridge's strtoull cannot overflow. */
+    size_t n = strlen(s);
+    if (strcmp(s, "latest") == 0 || strcmp(s, "earliest") == 0 || (is_decimal(s, n) && n <= 19)) return NULL;
+    return "must be latest, earliest or a record count";
+}
+
+/* Each element must be host:port with a port in 1..65535; the host is split at the last colon so
+ * that [::1]:9092 works. librdkafka would accept more, but only after a confusing delay. */
+static const char *check_brokers(const char *s)
+{
+    static const char reason[] = "must be \"mock\" or host:port[,host:port...]";
+    if (strcmp(s, "mock") == 0) return NULL;
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        const char *colon = NULL;
+        for (const char *p = s; p < s + n; p++) {
+            if (*p == ':')
+                colon = p;
+            else if ((unsigned char)*p <= ' ')
+                return reason;
+        }
+        if (colon == NULL || colon == s) return reason;
+        const char *port = colon + 1;
+        size_t port_len = (size_t)(s + n - port);
+        if (!is_decimal(port, port_len) || port_len > 5) return reason;
+        long v = 0;
+        for (size_t i = 0; i < port_len; i++) v = v * 10 + (port[i] - '0');
+        if (v < 1 || v > 65535) return reason;
+        if (s[n] == '\0') return NULL;
+        s += n + 1;
+    }
+}
+
+/* The order of the words is the order of the enum values in config.h. */
+static const char *const start_words[] = {"live", "oldest", NULL};
+static const char *const format_words[] = {"raw", "json", NULL};
+/* The words rc_log_parse_level() knows. */
+static const char *const level_words[] = {"error", "warn", "info", "debug", NULL};
+
+const rc_conf_key_t rc_config_schema[] = {
+    {.key = "kafka", .type = RC_CONF_MAP, .doc = "Where the records come from."},
+    {.key = "kafka.brokers",
+     .type = RC_CONF_STRING,
+     CONF(kafka.brokers),
+     .def = "mock",
+     .check = check_brokers,
+     .doc = "`mock` starts librdkafka's mock cluster inside the bridge (its bootstrap list is written to "
+            "`<ring.dir>/kafka-bootstrap`); anything else is the host:port list of a real cluster."},
+    {.key = "kafka.properties",
+     .type = RC_CONF_STRING_MAP,
+     CONF(kafka.properties),
+     .count_offset = offsetof(rc_config_t, kafka.n_properties),
+     .def = "{}",
+     .doc = "librdkafka properties passed on as they are (`security.protocol`, `sasl.*`, `ssl.*` ...); "
+            "values are strings."},
+
+    {.key = "ring", .type = RC_CONF_MAP, .doc = "The shared-memory rings, one file per stream."},
+    {.key = "ring.dir",
+     .type = RC_CONF_STRING,
+     CONF(ring.dir),
+     .def = "/dev/shm/ringcast",
+     .check = check_nonempty,
+     .doc = "Directory of the ring files; on a tmpfs they stay in memory and outlive bridge restarts."},
+    {.key = "ring.size",
+     .type = RC_CONF_SIZE,
+     CONF(ring.size),
+     .def = "64MiB",
+     .min = MiB,
+     .max = TiB,
+     .doc = "Bytes of history kept per stream; the ring rounds it up to a power of two."},
+    {.key = "ring.index_slots",
+     .type = RC_CONF_INT,
+     CONF(ring.index_slots),
+     .def = "0",
+     .min = 0,
+     .max = INT64_C(1) << 30, /* the ring's own limit */
+     .doc = "Entries of the index that finds a record by sequence number; 0 picks `ring.size` / 128. "
+            "It is rounded up to a power of two and bounds how many records a ring keeps."},
+    {.key = "ring.max_partitions",
+     .type = RC_CONF_INT,
+     CONF(ring.max_partitions),
+     .def = "256",
+     .min = 1,
+     .max = 256, /* RC_CUT_MAX_LANES: an event id names every partition of its stream */
+     .doc = "Most Kafka partitions one stream can read, all its topics together (at most 256: an event "
+            "id names the position in every one of them)."},
+
+    {.key = "streams",
+     .type = RC_CONF_LIST,
+     CONF(streams),
+     .count_offset = offsetof(rc_config_t, n_streams),
+     .item_size = sizeof(rc_stream_conf_t),
+     .line_offset = offsetof(rc_stream_conf_t, line),
+     .required = true,
+     .min = 1,
+     .doc = "The streams served, each at `/streams/<name>`."},
+    {.key = "streams[].name",
+     .type = RC_CONF_STRING,
+     STREAM(name),
+     .required = true,
+     .example = "demo",
+     .check = check_stream_name,
+     .doc = "Name in URLs and ring file names: 1-64 characters of A-Z a-z 0-9 _ . -, unique."},
+    {.key = "streams[].topics",
+     .type = RC_CONF_STRINGS,
+     STREAM(topics),
+     .count_offset = offsetof(rc_stream_conf_t, n_topics),
+     .required = true,
+     .min = 1,
+     .example = "[demo]",
+     .check = check_topic,
+     .doc = "Kafka topics merged into this stream."},
+    {.key = "streams[].start",
+     .type = RC_CONF_ENUM,
+     STREAM(start),
+     .values = start_words,
+     .def = "live",
+     .doc = "Where a client without `Last-Event-ID` starts: `live` (new events only) or `oldest` (all the "
+            "ring holds)."},
+    {.key = "streams[].initial",
+     .type = RC_CONF_STRING,
+     STREAM(initial),
+     .def = "latest",
+     .check = check_initial,
+     .doc = "Where the bridge starts reading Kafka when it creates the ring: `latest`, `earliest`, or a "
+            "number of records back from the end of each partition."},
+    {.key = "streams[].event_header",
+     .type = RC_CONF_STRING,
+     STREAM(event_header),
+     .def = "event",
+     .doc = "Kafka header whose value becomes the SSE `event:` field; \"\" for none."},
+    {.key = "streams[].publish",
+     .type = RC_CONF_BOOL,
+     STREAM(publish),
+     .def = "false",
+     .example = "true",
+     .doc = "Allow `POST /streams/<name>` to publish events into Kafka."},
+    {.key = "streams[].partitions",
+     .type = RC_CONF_INT,
+     STREAM(partitions),
+     .def = "1",
+     .example = "3",
+     .min = 1,
+     .max = 65536,
+     .doc = "Partitions of each topic the mock cluster creates; only used with `kafka.brokers: mock`."},
+    {.key = "streams[].format",
+     .type = RC_CONF_ENUM,
+     STREAM(format),
+     .values = format_words,
+     .def = "raw",
+     .doc = "SSE data: `raw` is the Kafka value (a value that is not UTF-8 is skipped and counted), `json` "
+            "an envelope with topic, partition, offset, key, timestamp and value."},
+    {.key = "streams[].max_publish_bytes",
+     .type = RC_CONF_SIZE,
+     STREAM(max_publish_bytes),
+     .def = "64KiB",
+     .min = 1,
+     .max = GiB,
+     .doc = "Largest body a POST may have; a larger one gets 413."},
+
+    {.key = "edge", .type = RC_CONF_MAP, .doc = "The HTTP servers (`ringcast-edge`)."},
+    {.key = "edge.listen",
+     .type = RC_CONF_LIST,
+     CONF(edge.listen),
+     .count_offset = offsetof(rc_config_t, edge.n_listen),
+     .item_size = sizeof(rc_listen_conf_t),
+     .line_offset = offsetof(rc_listen_conf_t, line),
+     .def = "[{address: 127.0.0.1, port: 8080}]",
+     .min = 1,
+     .doc = "Addresses served; every worker accepts on all of them."},
+    {.key = "edge.listen[].address",
+     .type = RC_CONF_STRING,
+     LISTEN(address),
+     .def = "127.0.0.1",
+     .check = check_nonempty,
+     .doc = "IP address to bind; `0.0.0.0` or `::` for every interface."},
+    {.key = "edge.listen[].port",
+     .type = RC_CONF_INT,
+     LISTEN(port),
+     .required = true,
+     .example = "8080",
+     .min = 1,
+     .max = 65535,
+     .doc = "TCP port."},
+    {.key = "edge.listen[].tls",
+     .type = RC_CONF_MAP,
+     .doc = "TLS for this port, with HTTP/2 and HTTP/1.1 by ALPN; without it the port serves HTTP/1.1 and h2c. "
+            "Give both cert and key."},
+    {.key = "edge.listen[].tls.cert",
+     .type = RC_CONF_STRING,
+     LISTEN(tls_cert),
+     .example = "/etc/ringcast/cert.pem",
+     .check = check_nonempty,
+     .doc = "PEM file with the certificate chain."},
+    {.key = "edge.listen[].tls.key",
+     .type = RC_CONF_STRING,
+     LISTEN(tls_key),
+     .example = "/etc/ringcast/key.pem",
+     .check = check_nonempty,
+     .doc = "PEM file with the private key."},
+    {.key = "edge.workers",
+     .type = RC_CONF_INT,
+     CONF(edge.workers),
+     .def = "2",
+     .min = 1,
+     .max = 64,
+     .doc = "Worker processes; a crashed worker is restarted."},
+    {.key = "edge.heartbeat",
+     .type = RC_CONF_DURATION,
+     CONF(edge.heartbeat_ms),
+     .def = "15s",
+     .min = 100,
+     .max = HOUR,
+     .doc = "Idle time after which a stream gets a comment line, so that proxies keep it open."},
+    {.key = "edge.retry",
+     .type = RC_CONF_DURATION,
+     CONF(edge.retry_ms),
+     .def = "2s",
+     .min = 100,
+     .max = HOUR,
+     .doc = "Reconnection delay suggested to browsers in the SSE `retry:` field."},
+    {.key = "edge.static_dir",
+     .type = RC_CONF_STRING,
+     CONF(edge.static_dir),
+     .def = "\"\"",
+     .doc = "Directory of the files served at `/` (the demo page); \"\" for none. Nothing outside it is "
+            "ever served."},
+
+    {.key = "log", .type = RC_CONF_MAP, .doc = "Logging, one line per message on stderr."},
+    {.key = "log.level",
+     .type = RC_CONF_STRING,
+     CONF(log.level),
+     .values = level_words,
+     .def = "info",
+     .doc = "Lowest level logged."},
+};
+
+const size_t rc_config_schema_len = sizeof(rc_config_schema) / sizeof(rc_config_schema[0]);

@@ -1,0 +1,994 @@
+/*
+ * Unit tests of the ring (common/ring.c): one behaviour per test, TAP output.
+ * Rings live in a fresh directory under /dev/shm (or $TMPDIR) that each test removes.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "tap.h"
+
+/* Field offsets of the ring header, pinned by the static asserts in ring.c (lines of 64 bytes). */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 8,
+    OFF_CAPACITY = 24,
+    OFF_FILE_SIZE = 48,
+    OFF_HEAD_GEN = 64,
+    OFF_HEAD_POS0 = 80, /* head[0] = {seq, pos} at 72 */
+    OFF_TAIL_POS = 128,
+    OFF_TAIL_SEQ = 136,
+    OFF_N_LANES = 208,
+    HDR = RC_RING_HDR_SIZE,
+    LANE_SIZE = 192,
+    LANE_ST = 64,       /* lane_state_t st[2] after the first line */
+    ST_NEXT_OFFSET = 24 /* next_offset inside a lane state */
+};
+
+typedef struct {
+    char dir[128];
+    rc_ring_t *w;
+} fixture_t;
+
+static void fx_dir(fixture_t *f)
+{
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(f->dir, sizeof(f->dir), "%s/rc-test-ring-XXXXXX", base);
+    if (mkdtemp(f->dir) == NULL) abort();
+}
+
+static int fx_open(fixture_t *f, uint64_t cap, uint32_t slots, rc_ring_opened_t *how, char *why, size_t whylen)
+{
+    rc_ring_geom_t g = {.capacity = cap, .index_slots = slots, .max_lanes = 8, .ckpt_interval = 8};
+    char err[256];
+    rc_ring_opened_t h;
+    char w[256];
+    int rc = rc_ring_writer_open(&f->w, f->dir, "s", &g, how ? how : &h, why ? why : w, why ? whylen : sizeof(w), err,
+                                 sizeof(err));
+    if (rc != 0) printf("# writer_open: %s\n", err);
+    return rc;
+}
+
+static void fx_done(fixture_t *f)
+{
+    if (f->w) rc_ring_close(f->w);
+    f->w = NULL;
+    DIR *d = opendir(f->dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
+                continue;
+            char p[512];
+            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(f->dir);
+}
+
+static int put(rc_ring_t *w, int lane, int64_t offset, const char *frame)
+{
+    rc_rec_in_t in = {.type = RC_REC_DATA,
+                      .lane = (uint16_t)lane,
+                      .partition = lane,
+                      .offset = offset,
+                      .timestamp = 1000 + offset,
+                      .key = "k",
+                      .key_len = 1,
+                      .frame = frame,
+                      .frame_len = (uint32_t)strlen(frame)};
+    return rc_ring_append(w, &in);
+}
+
+static int put_sized(rc_ring_t *w, int lane, int64_t offset, size_t frame_len)
+{
+    static char buf[1 << 16];
+    memset(buf, 'a' + (int)(offset % 26), frame_len);
+    rc_rec_in_t in = {.type = RC_REC_DATA,
+                      .lane = (uint16_t)lane,
+                      .partition = lane,
+                      .offset = offset,
+                      .frame = buf,
+                      .frame_len = (uint32_t)frame_len};
+    return rc_ring_append(w, &in);
+}
+
+static void add_lanes(rc_ring_t *w, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (rc_ring_lane(w, "topic", i) != i) abort();
+}
+
+/* Reads every record from c to the head; stores seqs (and offsets) in order. Returns the count or
+ * -1 on anything but OK/EMPTY. */
+static int read_all(const rc_ring_t *r, rc_cursor_t c, uint64_t *seqs, int64_t *offs, int max)
+{
+    static uint64_t buf[1 << 14];
+    int n = 0;
+    for (;;) {
+        size_t nb;
+        rc_read_t rr = rc_ring_read(r, &c, buf, sizeof(buf), &nb);
+        if (rr == RC_READ_EMPTY) return n;
+        if (rr != RC_READ_OK) {
+            printf("# read: %s\n", rc_read_str(rr));
+            return -1;
+        }
+        size_t off = 0;
+        rc_record_t rec;
+        while (rc_ring_next_record(buf, nb, &off, &rec)) {
+            if (n < max) {
+                if (seqs) seqs[n] = rec.h.seq;
+                if (offs) offs[n] = rec.h.offset;
+            }
+            n++;
+        }
+    }
+}
+
+static void validate_ok(const rc_ring_t *r)
+{
+    char err[256] = "";
+    int rc = rc_ring_validate(r, true, err, sizeof(err));
+    if (rc != 0) TAP_FAIL("validate: %s", err);
+}
+
+/* --- creation, reopen, restart --------------------------------------------------------------------- */
+
+TEST(create_new_ring_is_empty_and_valid)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    rc_ring_opened_t how;
+    REQUIRE(fx_open(&f, 4096, 0, &how, NULL, 0) == 0);
+    CHECK_EQ_INT(how, RC_RING_CREATED);
+    rc_cursor_t head, old;
+    CHECK(rc_ring_head(f.w, &head) == 0);
+    CHECK_EQ_U64(head.pos, 0);
+    CHECK_EQ_U64(head.seq, 0);
+    CHECK(rc_ring_oldest(f.w, &old) == 0);
+    CHECK_EQ_U64(old.seq, 0);
+    CHECK(rc_ring_epoch(f.w) != 0);
+    char name[64];
+    CHECK_EQ_STR(rc_ring_stream_name(f.w, name, sizeof(name)), "s");
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(reader_sees_records_only_after_publish)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    rc_ring_t *r;
+    REQUIRE(rc_ring_open_reader(&r, path, err, sizeof(err)) == 0);
+    rc_cursor_t c = {0, 0};
+    CHECK(put(f.w, 0, 0, "data: a\n\n") == 0);
+    uint64_t buf[512];
+    size_t nb;
+    CHECK_EQ_INT(rc_ring_read(r, &c, buf, sizeof(buf), &nb), RC_READ_EMPTY);
+    rc_ring_publish(f.w);
+    CHECK_EQ_INT(rc_ring_read(r, &c, buf, sizeof(buf), &nb), RC_READ_OK);
+    size_t off = 0;
+    rc_record_t rec;
+    REQUIRE(rc_ring_next_record(buf, nb, &off, &rec) == 1);
+    CHECK_EQ_U64(rec.h.seq, 0);
+    CHECK_EQ_INT(rec.h.offset, 0);
+    CHECK_EQ_INT(rec.h.timestamp, 1000);
+    CHECK(rec.h.frame_len == 9 && memcmp(rec.frame, "data: a\n\n", 9) == 0);
+    CHECK(rec.h.key_len == 1 && rec.key[0] == 'k');
+    CHECK_EQ_INT(rc_ring_next_record(buf, nb, &off, &rec), 0);
+    CHECK_EQ_U64(c.seq, 1);
+    rc_ring_close(r);
+    fx_done(&f);
+}
+
+TEST(reopen_after_restart_continues_sequence_and_epoch)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 2);
+    for (int i = 0; i < 10; i++) CHECK(put(f.w, i % 2, i / 2, "data: x\n\n") == 0);
+    rc_ring_publish(f.w);
+    uint64_t epoch = rc_ring_epoch(f.w);
+    rc_ring_close(f.w);
+    rc_ring_opened_t how;
+    REQUIRE(fx_open(&f, 1 << 16, 0, &how, NULL, 0) == 0);
+    CHECK_EQ_INT(how, RC_RING_REOPENED);
+    CHECK_EQ_U64(rc_ring_epoch(f.w), epoch);
+    CHECK_EQ_U64(rc_ring_lanes(f.w), 2);
+    CHECK_EQ_INT(rc_ring_lane(f.w, "topic", 1), 1); /* the same lane, not a new one */
+    CHECK(put(f.w, 0, 5, "data: y\n\n") == 0);
+    rc_ring_publish(f.w);
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_U64(head.seq, 11);
+    CHECK_EQ_U64(rc_ring_counter(f.w, RC_CTR_RESTARTS), 1);
+    uint64_t seqs[16];
+    rc_cursor_t old;
+    rc_ring_oldest(f.w, &old);
+    CHECK_EQ_INT(read_all(f.w, old, seqs, NULL, 16), 11);
+    CHECK_EQ_U64(seqs[10], 10);
+    int64_t next;
+    CHECK(rc_ring_lane_info(f.w, 0, NULL, 0, NULL, &next) == 0);
+    CHECK_EQ_INT(next, 6);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(reopen_after_crash_keeps_only_published_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* A writer that dies without closing: 5 records published, 3 not. */
+        if (fx_open(&f, 1 << 16, 0, NULL, NULL, 0) != 0) _exit(2);
+        add_lanes(f.w, 1);
+        for (int i = 0; i < 5; i++) put(f.w, 0, i, "data: p\n\n");
+        rc_ring_publish(f.w);
+        for (int i = 5; i < 8; i++) put(f.w, 0, i, "data: u\n\n");
+        _exit(0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    REQUIRE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    rc_ring_opened_t how;
+    REQUIRE(fx_open(&f, 1 << 16, 0, &how, NULL, 0) == 0);
+    CHECK_EQ_INT(how, RC_RING_REOPENED);
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_U64(head.seq, 5);
+    int64_t next;
+    CHECK(rc_ring_lane_info(f.w, 0, NULL, 0, NULL, &next) == 0);
+    CHECK_EQ_INT(next, 5); /* the bridge resumes Kafka at offset 5: nothing skipped, nothing twice */
+    CHECK(put(f.w, 0, 5, "data: again\n\n") == 0);
+    rc_ring_publish(f.w);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(reopen_with_new_geometry_recreates_with_new_epoch)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    uint64_t epoch = rc_ring_epoch(f.w);
+    rc_ring_close(f.w);
+    rc_ring_opened_t how;
+    char why[256];
+    REQUIRE(fx_open(&f, 1 << 17, 0, &how, why, sizeof(why)) == 0);
+    CHECK_EQ_INT(how, RC_RING_RECREATED);
+    CHECK(strstr(why, "geometry changed (capacity 65536 -> 131072") != NULL);
+    CHECK(rc_ring_epoch(f.w) != epoch);
+    CHECK_EQ_U64(rc_ring_capacity(f.w), 1 << 17);
+    fx_done(&f);
+}
+
+TEST(second_writer_is_refused)
+{
+    fixture_t f = {0}, g = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    memcpy(g.dir, f.dir, sizeof(g.dir));
+    rc_ring_geom_t geom = {.capacity = 4096};
+    rc_ring_opened_t how;
+    char why[64], err[256];
+    CHECK(rc_ring_writer_open(&g.w, f.dir, "s", &geom, &how, why, sizeof(why), err, sizeof(err)) == -1);
+    CHECK(strstr(err, "another writer holds this ring") != NULL);
+    fx_done(&f);
+}
+
+TEST(invalid_ring_name_is_refused)
+{
+    rc_ring_t *w;
+    rc_ring_geom_t geom = {.capacity = 4096};
+    rc_ring_opened_t how;
+    char why[64], err[256];
+    CHECK(rc_ring_writer_open(&w, "/tmp", "../etc", &geom, &how, why, sizeof(why), err, sizeof(err)) == -1);
+    CHECK_EQ_STR(err, "invalid ring name \"../etc\"");
+}
+
+/* --- wrap, PAD, eviction --------------------------------------------------------------------------- */
+
+TEST(wrap_writes_pad_and_readers_cross_it)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    /* 48 + 300 -> 352 bytes a record: the 12th does not fit before 4096 and forces a PAD. */
+    rc_cursor_t c = {0, 0};
+    uint64_t seqs[64];
+    int total = 0;
+    for (int i = 0; i < 30; i++) {
+        CHECK(put_sized(f.w, 0, i, 300) == 0);
+        rc_ring_publish(f.w);
+        int n = read_all(f.w, c, seqs, NULL, 64);
+        CHECK_EQ_INT(n, 1);
+        CHECK_EQ_U64(seqs[0], (uint64_t)i);
+        rc_ring_head(f.w, &c);
+        total += n;
+    }
+    CHECK_EQ_INT(total, 30);
+    CHECK(rc_ring_counter(f.w, RC_CTR_PADS) >= 2);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(eviction_by_bytes_keeps_newest_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 100; i++) CHECK(put_sized(f.w, 0, i, 200) == 0); /* 248 bytes each: at most 16 fit in 4096 */
+    rc_ring_publish(f.w);
+    rc_cursor_t old;
+    REQUIRE(rc_ring_oldest(f.w, &old) == 0);
+    uint64_t seqs[32];
+    int n = read_all(f.w, old, seqs, NULL, 32);
+    CHECK(n >= 14 && n <= 16);
+    CHECK_EQ_U64(seqs[n - 1], 99);
+    CHECK_EQ_U64(old.seq, (uint64_t)(100 - n));
+    CHECK_EQ_U64(rc_ring_counter(f.w, RC_CTR_EVICTED), (uint64_t)(100 - n));
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(eviction_by_index_slots_bounds_live_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 16, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 100; i++) CHECK(put(f.w, 0, i, "data: s\n\n") == 0);
+    rc_ring_publish(f.w);
+    rc_cursor_t old, head;
+    rc_ring_oldest(f.w, &old);
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_U64(head.seq - old.seq, 16); /* bytes would hold all 100: the index is the limit */
+    CHECK_EQ_INT(read_all(f.w, old, NULL, NULL, 0), 16);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(batch_larger_than_ring_is_published_before_eviction)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    /* No explicit publish: the writer must publish before evicting its own unpublished records. */
+    for (int i = 0; i < 50; i++) CHECK(put_sized(f.w, 0, i, 200) == 0);
+    rc_cursor_t head, old;
+    rc_ring_head(f.w, &head);
+    CHECK(head.seq > 0);
+    rc_ring_oldest(f.w, &old);
+    CHECK(old.seq <= head.seq);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(record_larger_than_max_is_refused)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    CHECK_EQ_U64(rc_ring_max_record(f.w), 1024);
+    CHECK_EQ_INT(put_sized(f.w, 0, 0, 1024 - 48 - 1), 0);
+    CHECK_EQ_INT(put_sized(f.w, 0, 1, 1024 - 48 + 1), -1);
+    fx_done(&f);
+}
+
+TEST(duplicate_offset_is_not_stored_twice)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    CHECK_EQ_INT(put(f.w, 0, 7, "data: a\n\n"), 0);
+    CHECK_EQ_INT(put(f.w, 0, 7, "data: a\n\n"), 1);
+    CHECK_EQ_INT(put(f.w, 0, 3, "data: a\n\n"), 1);
+    CHECK_EQ_INT(put(f.w, 0, 9, "data: b\n\n"), 0); /* gaps are fine: compacted topics have them */
+    rc_ring_publish(f.w);
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_U64(head.seq, 2);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+/* --- readers: lapping and buffers ------------------------------------------------------------------- */
+
+TEST(lapped_reader_is_told_and_resyncs_at_oldest)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    rc_cursor_t c = {0, 0};
+    for (int i = 0; i < 40; i++) put_sized(f.w, 0, i, 200);
+    rc_ring_publish(f.w);
+    uint64_t buf[1024];
+    size_t nb;
+    CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_LAPPED);
+    CHECK_EQ_U64(c.seq, 0); /* unchanged */
+    rc_cursor_t old;
+    REQUIRE(rc_ring_oldest(f.w, &old) == 0);
+    CHECK(old.seq > 0);
+    CHECK_EQ_INT(rc_ring_read(f.w, &old, buf, sizeof(buf), &nb), RC_READ_OK);
+    fx_done(&f);
+}
+
+TEST(read_into_small_buffer_is_toobig)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    put_sized(f.w, 0, 0, 500);
+    rc_ring_publish(f.w);
+    rc_cursor_t c = {0, 0};
+    uint64_t buf[64];
+    size_t nb;
+    CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_TOOBIG);
+    CHECK_EQ_U64(c.pos, 0);
+    fx_done(&f);
+}
+
+TEST(read_returns_only_whole_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 3; i++) put_sized(f.w, 0, i, 100); /* 148 -> 152 bytes each */
+    rc_ring_publish(f.w);
+    rc_cursor_t c = {0, 0};
+    uint64_t buf[40]; /* 320 bytes: two whole records */
+    size_t nb;
+    CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_OK);
+    CHECK_EQ_U64(nb, 304);
+    CHECK_EQ_U64(c.seq, 2);
+    CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_OK);
+    CHECK_EQ_U64(c.seq, 3);
+    fx_done(&f);
+}
+
+/* --- lookups ---------------------------------------------------------------------------------------- */
+
+TEST(find_seq_at_tail_head_evicted_and_future)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 40; i++) put_sized(f.w, 0, i, 200);
+    rc_ring_publish(f.w);
+    rc_cursor_t old, head, c;
+    rc_ring_oldest(f.w, &old);
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, old.seq, &c), RC_FOUND); /* the tail */
+    CHECK_EQ_U64(c.pos, old.pos);
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, 39, &c), RC_FOUND); /* the newest */
+    CHECK_EQ_U64(c.seq, 39);
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, 40, &c), RC_EXPECTED); /* the next to come */
+    CHECK_EQ_U64(c.pos, head.pos);
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, 41, &c), RC_NOTFOUND);         /* never existed */
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, old.seq - 1, &c), RC_EXPIRED); /* just evicted */
+    CHECK_EQ_U64(c.seq, old.seq);
+    CHECK_EQ_INT(rc_ring_find_seq(f.w, 0, &c), RC_EXPIRED);
+    fx_done(&f);
+}
+
+TEST(find_offset_is_exact_for_every_offset_of_every_lane)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 20, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 3);
+    /* Lanes interleaved unevenly; lane 2 skips offsets as a compacted topic does. */
+    int64_t next[3] = {0, 100, 0};
+    for (int i = 0; i < 3000; i++) {
+        int lane = i % 7 == 0 ? 1 : i % 3 == 0 ? 2 : 0;
+        put(f.w, lane, next[lane], "data: o\n\n");
+        next[lane] += lane == 2 ? 3 : 1;
+        if (i % 50 == 0) rc_ring_publish(f.w);
+    }
+    rc_ring_publish(f.w);
+    int bad = 0;
+    for (int lane = 0; lane < 3; lane++) {
+        int64_t first = lane == 1 ? 100 : 0;
+        for (int64_t want = first; want < next[lane] && bad < 5; want++) {
+            rc_found_t fo;
+            rc_lookup_t res = rc_ring_find_offset(f.w, (uint32_t)lane, want, &fo);
+            int64_t expect = lane == 2 ? (want + 2) / 3 * 3 : want; /* the first kept offset >= want */
+            int64_t last = lane == 2 ? next[lane] - 3 : next[lane] - 1;
+            if (expect > last) {
+                if (res != RC_EXPECTED)
+                    TAP_FAIL("lane %d want %lld: %s, want expected", lane, (long long)want, rc_lookup_str(res));
+                continue;
+            }
+            if (res != RC_FOUND || fo.offset != expect) {
+                TAP_FAIL("lane %d want %lld: %s offset %lld", lane, (long long)want, rc_lookup_str(res),
+                         (long long)fo.offset);
+                bad++;
+                continue;
+            }
+            uint64_t b[64];
+            size_t nb, off = 0;
+            rc_record_t rec;
+            rc_cursor_t c = fo.at;
+            if (rc_ring_read(f.w, &c, b, sizeof(b), &nb) != RC_READ_OK || !rc_ring_next_record(b, nb, &off, &rec) ||
+                rec.h.lane != lane || rec.h.offset != expect) {
+                TAP_FAIL("lane %d want %lld: cursor does not point at the record", lane, (long long)want);
+                bad++;
+            }
+        }
+    }
+    fx_done(&f);
+}
+
+TEST(find_offset_past_the_lane_is_expected_at_head)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 2);
+    for (int i = 0; i < 10; i++) put(f.w, 0, i, "data: e\n\n");
+    rc_ring_publish(f.w);
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    rc_found_t fo;
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 10, &fo), RC_EXPECTED);
+    CHECK_EQ_U64(fo.at.seq, head.seq);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 1000, &fo), RC_EXPECTED);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 1, 0, &fo), RC_EXPECTED); /* a lane with no record yet */
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 5, 0, &fo), RC_EXPECTED); /* a lane that does not exist */
+    fx_done(&f);
+}
+
+TEST(find_offset_evicted_is_expired_with_missed_count)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 100; i++) put_sized(f.w, 0, 1000 + i, 200);
+    rc_ring_publish(f.w);
+    rc_cursor_t old;
+    rc_ring_oldest(f.w, &old);
+    int64_t first_kept = 1000 + (int64_t)old.seq;
+    rc_found_t fo;
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 1000, &fo), RC_EXPIRED);
+    CHECK_EQ_INT(fo.offset, first_kept);
+    CHECK_EQ_U64(fo.missed, (uint64_t)(first_kept - 1000));
+    CHECK_EQ_U64(fo.at.seq, old.seq);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first_kept, &fo), RC_FOUND); /* the oldest itself: exact */
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first_kept + 1, &fo), RC_FOUND);
+    fx_done(&f);
+}
+
+TEST(find_offset_all_evicted_is_expired_at_head)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 2);
+    for (int i = 0; i < 5; i++) put_sized(f.w, 0, i, 200);
+    for (int i = 0; i < 40; i++) put_sized(f.w, 1, i, 200); /* lane 1 pushes every record of lane 0 out */
+    rc_ring_publish(f.w);
+    rc_found_t fo;
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 2, &fo), RC_EXPIRED);
+    CHECK_EQ_U64(fo.missed, 3);
+    CHECK_EQ_U64(fo.at.seq, head.seq);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 5, &fo), RC_EXPECTED); /* nothing of lane 0 was missed */
+    fx_done(&f);
+}
+
+TEST(find_offset_after_reset_searches_the_new_history)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 20; i++) put(f.w, 0, i, "data: r\n\n");
+    /* The topic was recreated: offsets restart at 0 after a RESET marker. */
+    rc_rec_in_t reset = {.type = RC_REC_RESET, .lane = 0, .partition = 0, .offset = 0};
+    CHECK_EQ_INT(rc_ring_append(f.w, &reset), 0);
+    for (int i = 0; i < 5; i++) CHECK_EQ_INT(put(f.w, 0, i, "data: n\n\n"), 0);
+    rc_ring_publish(f.w);
+    rc_found_t fo;
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 0, &fo), RC_FOUND); /* the marker comes first */
+    CHECK_EQ_U64(fo.at.seq, 20);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 3, &fo), RC_FOUND); /* offset 3 of the new history */
+    CHECK_EQ_U64(fo.at.seq, 24);
+    /* 15 existed only before the reset: the ring's current history has not reached it. */
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 15, &fo), RC_EXPECTED);
+    CHECK_EQ_U64(rc_ring_counter(f.w, RC_CTR_RESETS), 1);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+/* Brute force: the first record of the lane with offset >= want, over the whole live ring. */
+static int64_t brute_first_ge(const rc_ring_t *r, uint32_t lane, int64_t want, uint64_t *seq)
+{
+    static uint64_t buf[1 << 14];
+    rc_cursor_t c;
+    rc_ring_oldest(r, &c);
+    for (;;) {
+        size_t nb, off = 0;
+        if (rc_ring_read(r, &c, buf, sizeof(buf), &nb) != RC_READ_OK) return -1;
+        rc_record_t rec;
+        while (rc_ring_next_record(buf, nb, &off, &rec))
+            if (rec.h.lane == lane && rec.h.offset >= want) {
+                *seq = rec.h.seq;
+                return rec.h.offset;
+            }
+    }
+}
+
+TEST(checkpoint_search_matches_brute_force_on_a_wrapped_ring)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 18, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 4);
+    /* Dense, sparse and bursty lanes over a ring that wrapped many times. */
+    int64_t next[4] = {0};
+    unsigned rnd = 12345;
+    for (int i = 0; i < 60000; i++) {
+        rnd = rnd * 1103515245u + 12345u;
+        int lane = (rnd >> 16) % 100 < 70 ? 0 : (rnd >> 16) % 100 < 72 ? 1 : (i / 500) % 2 ? 2 : 3;
+        put_sized(f.w, lane, next[lane], 40 + (rnd >> 8) % 120);
+        next[lane] += 1 + (lane == 3 && (rnd & 1));
+        if (i % 97 == 0) rc_ring_publish(f.w);
+    }
+    rc_ring_publish(f.w);
+    validate_ok(f.w);
+    rc_cursor_t old;
+    rc_ring_oldest(f.w, &old);
+    int bad = 0;
+    for (int t = 0; t < 4000 && bad < 5; t++) {
+        rnd = rnd * 1103515245u + 12345u;
+        uint32_t lane = (rnd >> 16) % 4;
+        int64_t want = next[lane] - 1 - (int64_t)((rnd >> 4) % 3000);
+        if (want < 0) want = 0;
+        rc_found_t fo;
+        rc_lookup_t res = rc_ring_find_offset(f.w, lane, want, &fo);
+        uint64_t bseq = 0;
+        int64_t boff = brute_first_ge(f.w, lane, want, &bseq);
+        if (boff < 0) {
+            if (res != RC_EXPECTED) {
+                TAP_FAIL("lane %u want %lld: %s but nothing >= want is kept", lane, (long long)want,
+                         rc_lookup_str(res));
+                bad++;
+            }
+            continue;
+        }
+        if ((res != RC_FOUND && res != RC_EXPIRED) || fo.at.seq != bseq || fo.offset != boff) {
+            TAP_FAIL("lane %u want %lld: %s seq %llu offset %lld, brute force seq %llu offset %lld", lane,
+                     (long long)want, rc_lookup_str(res), (unsigned long long)fo.at.seq, (long long)fo.offset,
+                     (unsigned long long)bseq, (long long)boff);
+            bad++;
+        }
+    }
+    fx_done(&f);
+}
+
+TEST(lane_start_sets_next_offset_and_refuses_older_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 2);
+    CHECK_EQ_INT(rc_ring_lane_start(f.w, 0, 500), 0);
+    for (int i = 0; i < 30; i++) put(f.w, 1, i, "data: other lane\n\n");
+    rc_ring_publish(f.w);
+    int64_t next;
+    rc_ring_lane_info(f.w, 0, NULL, 0, NULL, &next);
+    CHECK_EQ_INT(next, 500);
+    rc_found_t fo;
+    rc_cursor_t head;
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 500, &fo), RC_EXPECTED);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 480, &fo), RC_EXPIRED); /* before this ring's start */
+    CHECK_EQ_U64(fo.missed, 20);
+    CHECK_EQ_U64(fo.at.seq, head.seq);
+    CHECK_EQ_INT(put(f.w, 0, 499, "data: old\n\n"), 1);
+    CHECK_EQ_INT(put(f.w, 0, 500, "data: first\n\n"), 0);
+    CHECK_EQ_INT(rc_ring_lane_start(f.w, 0, 900), -1); /* it has a record now */
+    rc_ring_publish(f.w);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 480, &fo), RC_EXPIRED);
+    CHECK_EQ_INT(fo.offset, 500);
+    CHECK_EQ_U64(fo.at.seq, 30);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(lane_info_reports_topic_partition_and_next_offset)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    CHECK_EQ_INT(rc_ring_lane(f.w, "orders", 0), 0);
+    CHECK_EQ_INT(rc_ring_lane(f.w, "payments", 0), 1);
+    CHECK_EQ_INT(rc_ring_lane(f.w, "orders", 1), 2);
+    CHECK_EQ_INT(rc_ring_lane(f.w, "orders", 0), 0);
+    rc_rec_in_t in = {.type = RC_REC_DATA, .lane = 1, .partition = 0, .offset = 41};
+    CHECK_EQ_INT(rc_ring_append(f.w, &in), 0);
+    rc_ring_publish(f.w);
+    char topic[64];
+    int32_t part;
+    int64_t next;
+    CHECK(rc_ring_lane_info(f.w, 1, topic, sizeof(topic), &part, &next) == 0);
+    CHECK_EQ_STR(topic, "payments");
+    CHECK_EQ_INT(part, 0);
+    CHECK_EQ_INT(next, 42);
+    CHECK(rc_ring_lane_info(f.w, 2, topic, sizeof(topic), &part, &next) == 0);
+    CHECK_EQ_STR(topic, "orders");
+    CHECK_EQ_INT(part, 1);
+    CHECK_EQ_INT(next, -1);
+    CHECK(rc_ring_lane_info(f.w, 3, topic, sizeof(topic), &part, &next) == -1);
+    fx_done(&f);
+}
+
+TEST(status_fields_reach_readers)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    rc_ring_set_state(f.w, RC_STATE_STREAMING);
+    rc_ring_heartbeat(f.w);
+    rc_ring_count(f.w, RC_CTR_SKIPPED, 3);
+    rc_ring_publish(f.w);
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    rc_ring_t *r;
+    REQUIRE(rc_ring_open_reader(&r, path, err, sizeof(err)) == 0);
+    CHECK_EQ_INT(rc_ring_state(r), RC_STATE_STREAMING);
+    CHECK(rc_ring_heartbeat_ns(r) > 0);
+    CHECK_EQ_U64(rc_ring_counter(r, RC_CTR_SKIPPED), 3);
+    CHECK_EQ_U64(rc_ring_writer_pid(r), (uint64_t)getpid());
+    rc_ring_close(f.w);
+    f.w = NULL;
+    CHECK_EQ_INT(rc_ring_state(r), RC_STATE_STOPPED);
+    rc_ring_close(r);
+    fx_done(&f);
+}
+
+/* --- validate catches each kind of corruption ------------------------------------------------------ */
+
+/* Builds a healthy ring of 3 lanes (a wrap, a PAD, evictions), returns a malloc'd copy of its file. */
+static uint8_t *healthy_image(size_t *len, uint64_t *data_off)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    if (fx_open(&f, 4096, 64, NULL, NULL, 0) != 0) abort();
+    add_lanes(f.w, 3);
+    for (int i = 0; i < 60; i++) put_sized(f.w, i % 3, i / 3, 60 + i);
+    rc_ring_publish(f.w);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    fstat(fd, &st);
+    uint8_t *img = malloc((size_t)st.st_size);
+    if (read(fd, img, (size_t)st.st_size) != st.st_size) abort();
+    close(fd);
+    fx_done(&f);
+    *len = (size_t)st.st_size;
+    *data_off = (uint64_t)st.st_size - 4096;
+    return img;
+}
+
+static uint64_t get64(const uint8_t *p, size_t off)
+{
+    uint64_t v;
+    memcpy(&v, p + off, 8);
+    return v;
+}
+
+static void set64(uint8_t *p, size_t off, uint64_t v)
+{
+    memcpy(p + off, &v, 8);
+}
+
+/* Position in the image of the record with this seq (through the public lookup). */
+static uint64_t rec_off(uint8_t *img, size_t len, uint64_t data_off, uint64_t seq)
+{
+    rc_ring_t *r;
+    char err[256];
+    rc_cursor_t c;
+    if (rc_ring_attach(&r, img, len, err, sizeof(err)) != 0 || rc_ring_find_seq(r, seq, &c) != RC_FOUND) abort();
+    rc_ring_close(r);
+    return data_off + (c.pos & 4095);
+}
+
+/* Attaches (attach_err != NULL: expects attach to fail with it) or validates deep (expects err). */
+static void expect_corrupt(uint8_t *img, size_t len, const char *want)
+{
+    rc_ring_t *r;
+    char err[256] = "";
+    if (rc_ring_attach(&r, img, len, err, sizeof(err)) == 0) {
+        if (rc_ring_validate(r, true, err, sizeof(err)) == 0) TAP_FAIL("corruption not detected (wanted \"%s\")", want);
+        rc_ring_close(r);
+    }
+    if (strstr(err, want) == NULL) TAP_FAIL("error \"%s\" does not mention \"%s\"", err, want);
+    free(img);
+}
+
+TEST(healthy_image_validates)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    rc_ring_t *r;
+    char err[256];
+    REQUIRE(rc_ring_attach(&r, img, len, err, sizeof(err)) == 0);
+    validate_ok(r);
+    rc_ring_close(r);
+    free(img);
+}
+
+TEST(validate_catches_bad_magic)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    img[OFF_MAGIC] ^= 1;
+    expect_corrupt(img, len, "not a ringcast ring");
+}
+
+TEST(validate_catches_other_layout_version)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    img[OFF_VERSION] = 9;
+    expect_corrupt(img, len, "layout version 9");
+}
+
+TEST(validate_catches_damaged_identity)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    set64(img, OFF_CAPACITY, 8192); /* a plausible geometry, but not the one the ring was made with */
+    expect_corrupt(img, len, "identity checksum mismatch");
+}
+
+TEST(validate_catches_size_mismatch)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    expect_corrupt(img, len - 4096, "size mismatch");
+}
+
+TEST(validate_catches_tail_past_head)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t gen = get64(img, OFF_HEAD_GEN);
+    set64(img, OFF_TAIL_POS, get64(img, OFF_HEAD_POS0 + (gen & 1) * 16) + 8);
+    expect_corrupt(img, len, "are not within one capacity");
+}
+
+TEST(validate_catches_tail_seq_past_next_seq)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    set64(img, OFF_TAIL_SEQ, 65); /* the next seq is 60 */
+    expect_corrupt(img, len, "tail seq 65 and next seq 60 are not within 64 index slots");
+}
+
+TEST(validate_catches_bad_record_length)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t o = rec_off(img, len, d, 55);
+    uint32_t bad = 3;
+    memcpy(img + o, &bad, 4);
+    expect_corrupt(img, len, "invalid header");
+}
+
+TEST(validate_catches_pad_away_from_the_wrap)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t o = rec_off(img, len, d, 55);
+    uint16_t pad = RC_REC_PAD;
+    memcpy(img + o + 4, &pad, 2);
+    expect_corrupt(img, len, "invalid header");
+}
+
+TEST(validate_catches_broken_sequence)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t o = rec_off(img, len, d, 55);
+    set64(img, o + 8, 99);
+    expect_corrupt(img, len, "has seq 99, expected 55");
+}
+
+TEST(validate_catches_stale_index_slot)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    set64(img, HDR + (55 % 64) * 16 + 8, 0); /* slot of seq 55: wrong position */
+    expect_corrupt(img, len, "index slot of seq 55");
+}
+
+TEST(validate_catches_offsets_out_of_order)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t o = rec_off(img, len, d, 57); /* lane 0, offset 19; the lane's previous record had 18 */
+    set64(img, o + 16, 5);
+    expect_corrupt(img, len, "does not follow");
+}
+
+TEST(validate_catches_lane_next_offset_mismatch)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint64_t gen = get64(img, OFF_HEAD_GEN);
+    uint64_t lanes_off = HDR + 64 * 16;
+    set64(img, lanes_off + 0 * LANE_SIZE + LANE_ST + (gen & 1) * 64 + ST_NEXT_OFFSET, 77);
+    expect_corrupt(img, len, "lane 0: next offset 77");
+}
+
+TEST(validate_catches_bad_checkpoint)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    /* Geometry of healthy_image: 64 index slots, 8 lanes, interval 8 -> 16 checkpoint slots a lane. */
+    uint64_t ck_off = HDR + 64 * 16 + 8 * LANE_SIZE;
+    uint64_t gen = get64(img, OFF_HEAD_GEN);
+    uint64_t ck_head = get64(img, HDR + 64 * 16 + LANE_ST + (gen & 1) * 64);
+    set64(img, ck_off + ((ck_head - 1) % 16) * 8, 56); /* seq 56 is a record of lane 2, not lane 0 */
+    expect_corrupt(img, len, "lane 0: checkpoint");
+}
+
+TEST(validate_catches_impossible_lane_count)
+{
+    size_t len;
+    uint64_t d;
+    uint8_t *img = healthy_image(&len, &d);
+    uint32_t n = 9999;
+    memcpy(img + OFF_N_LANES, &n, 4);
+    expect_corrupt(img, len, "9999 lanes of 8");
+}
+
+int main(void)
+{
+    return tap_run();
+}
