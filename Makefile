@@ -3,6 +3,8 @@
 #   make            build every program under build/
 #   make test       install what is missing, build, run every suite; ends with "N passed, N failed"
 #   make test-unit  only the unit suite (C, TAP; normal, ASan+UBSan and TSan builds)
+#   make test-e2e   only the end-to-end suite (real processes, librdkafka's mock cluster)
+#   make test-kafka only the real Apache Kafka suite (starts a broker with scripts/kafka-up.sh)
 #   make bench      benchmarks (figures on stdout)
 #   make demo       the live demo (needs the edge)
 #   make format     apply .clang-format to every C file
@@ -10,7 +12,9 @@
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
 # only for code that does not link librdkafka: its C11 threads are invisible to TSan).
 
-CC      ?= gcc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
 BUILD   := build
 DEPS_OK := $(BUILD)/.deps-ok
 
@@ -21,8 +25,10 @@ CFLAGS_rel   := -O2
 CFLAGS_asan  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.c copies shared bytes atomically under TSan
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
+KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 
-COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c
+COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
+BRIDGE_SRC := bridge/main.c bridge/bridge.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -32,9 +38,9 @@ REL  := $(BUILD)
 ASAN := $(BUILD)/asan
 TSAN := $(BUILD)/tsan
 
-PROGRAMS := $(REL)/rc-confdoc $(REL)/ringcast-ringtool
-TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
-TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
+PROGRAMS := $(REL)/ringcast-bridge $(REL)/rc-confdoc $(REL)/ringcast-ringtool
+TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
+TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 BENCHES    := $(REL)/bench/ring_bench
 
@@ -63,6 +69,10 @@ $(TSAN)/obj/%.o: %.c | $(DEPS_OK)
 link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)
 
 # --- programs ------------------------------------------------------------------------------------
+$(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS))
+$(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
@@ -70,6 +80,8 @@ $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
 
 # --- tests ---------------------------------------------------------------------------------------
 define test_prog # $(1)=variant dir, $(2)=name of the variant's flags variable
+$(1)/tests/test_wake: $(call objs,$(1),tests/unit/test_wake.c $(COMMON_SRC))
+	$$(call link,$$($(2)))
 $(1)/tests/test_ring: $(call objs,$(1),tests/unit/test_ring.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
 $(1)/tests/test_codec: $(call objs,$(1),tests/unit/test_codec.c $(COMMON_SRC))
@@ -93,20 +105,37 @@ $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SR
 UNIT_SUITE := \
 	ring=$(REL)/tests/test_ring \
 	codec=$(REL)/tests/test_codec \
+	wake=$(REL)/tests/test_wake \
 	config=$(REL)/tests/test_config \
 	ring-asan=$(ASAN)/tests/test_ring \
 	codec-asan=$(ASAN)/tests/test_codec \
+	wake-asan=$(ASAN)/tests/test_wake \
 	config-asan=$(ASAN)/tests/test_config \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
 	docs='scripts/check-docs.sh $(REL)/rc-confdoc'
 
+# End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster.
+E2E_SUITE := \
+	bridge-mock=tests/e2e/bridge_mock.sh
+
+# Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
+KAFKA_SUITE := \
+	bridge-kafka=tests/kafka/bridge_kafka.sh
+
+.PHONY: test-e2e test-kafka
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
 	@tests/run.sh $(UNIT_SUITE)
 
+test-e2e: all
+	@tests/run.sh $(E2E_SUITE)
+
+test-kafka: all
+	@tests/run.sh $(KAFKA_SUITE)
+
 test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
-	@tests/run.sh $(UNIT_SUITE)
+	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE)
 
 bench: all $(BENCHES)
 	$(REL)/bench/ring_bench

@@ -219,11 +219,12 @@ int rc_ring_lane(rc_ring_t *w, const char *topic, int32_t partition);
 int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in);
 
 /*
- * Says where a lane without records starts in Kafka (the bridge's start offset): its next offset
- * becomes `offset`, so records below it are refused as already covered, and a lookup of an older
- * offset answers EXPIRED (this ring never had them). Returns 0, or -1 if the lane has records.
+ * Moves a lane's next offset forward without a record: where a new lane starts in Kafka, or past
+ * records the writer skipped (never to be stored). Records below it are then refused as covered,
+ * and a lookup of an older offset that no record answers is EXPIRED. Published with the next
+ * rc_ring_publish(). Returns 0, or -1 if offset is below the lane's next offset.
  */
-int rc_ring_lane_start(rc_ring_t *w, uint32_t lane, int64_t offset);
+int rc_ring_lane_advance(rc_ring_t *w, uint32_t lane, int64_t offset);
 
 /* Makes every appended record, lane and counter visible to readers: once per Kafka batch. */
 void rc_ring_publish(rc_ring_t *w);

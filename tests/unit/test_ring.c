@@ -692,13 +692,13 @@ TEST(checkpoint_search_matches_brute_force_on_a_wrapped_ring)
     fx_done(&f);
 }
 
-TEST(lane_start_sets_next_offset_and_refuses_older_records)
+TEST(lane_advance_sets_next_offset_and_refuses_older_records)
 {
     fixture_t f = {0};
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 2);
-    CHECK_EQ_INT(rc_ring_lane_start(f.w, 0, 500), 0);
+    CHECK_EQ_INT(rc_ring_lane_advance(f.w, 0, 500), 0);
     for (int i = 0; i < 30; i++) put(f.w, 1, i, "data: other lane\n\n");
     rc_ring_publish(f.w);
     int64_t next;
@@ -713,11 +713,17 @@ TEST(lane_start_sets_next_offset_and_refuses_older_records)
     CHECK_EQ_U64(fo.at.seq, head.seq);
     CHECK_EQ_INT(put(f.w, 0, 499, "data: old\n\n"), 1);
     CHECK_EQ_INT(put(f.w, 0, 500, "data: first\n\n"), 0);
-    CHECK_EQ_INT(rc_ring_lane_start(f.w, 0, 900), -1); /* it has a record now */
+    CHECK_EQ_INT(rc_ring_lane_advance(f.w, 0, 400), -1); /* never backwards */
     rc_ring_publish(f.w);
     CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 480, &fo), RC_EXPIRED);
     CHECK_EQ_INT(fo.offset, 500);
     CHECK_EQ_U64(fo.at.seq, 30);
+    /* Records 501..502 were skipped by the writer: the lane stands at 503 with no record there. */
+    CHECK_EQ_INT(rc_ring_lane_advance(f.w, 0, 503), 0);
+    rc_ring_publish(f.w);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 503, &fo), RC_EXPECTED);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 501, &fo), RC_EXPECTED);
+    CHECK_EQ_INT(put(f.w, 0, 502, "data: skipped\n\n"), 1);
     validate_ok(f.w);
     fx_done(&f);
 }
@@ -961,8 +967,8 @@ TEST(validate_catches_lane_next_offset_mismatch)
     uint8_t *img = healthy_image(&len, &d);
     uint64_t gen = get64(img, OFF_HEAD_GEN);
     uint64_t lanes_off = HDR + 64 * 16;
-    set64(img, lanes_off + 0 * LANE_SIZE + LANE_ST + (gen & 1) * 64 + ST_NEXT_OFFSET, 77);
-    expect_corrupt(img, len, "lane 0: next offset 77");
+    set64(img, lanes_off + 0 * LANE_SIZE + LANE_ST + (gen & 1) * 64 + ST_NEXT_OFFSET, 7);
+    expect_corrupt(img, len, "lane 0: next offset 7 but its last record says 20");
 }
 
 TEST(validate_catches_bad_checkpoint)
