@@ -42,7 +42,7 @@ PROGRAMS := $(REL)/ringcast-bridge $(REL)/rc-confdoc $(REL)/ringcast-ringtool
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
-BENCHES    := $(REL)/bench/ring_bench
+BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
 all: $(DEPS_OK) $(PROGRAMS)
@@ -100,6 +100,8 @@ $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 
 $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
+$(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 
 # Suites: each entry is NAME=COMMAND for tests/run.sh, which sums every TAP line it sees.
 UNIT_SUITE := \
@@ -118,7 +120,8 @@ UNIT_SUITE := \
 
 # End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster.
 E2E_SUITE := \
-	bridge-mock=tests/e2e/bridge_mock.sh
+	bridge-mock=tests/e2e/bridge_mock.sh \
+	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
@@ -128,17 +131,18 @@ KAFKA_SUITE := \
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
 	@tests/run.sh $(UNIT_SUITE)
 
-test-e2e: all
+test-e2e: all $(ASAN)/ringcast-bridge
 	@tests/run.sh $(E2E_SUITE)
 
 test-kafka: all
 	@tests/run.sh $(KAFKA_SUITE)
 
-test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
+test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge
 	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE)
 
 bench: all $(BENCHES)
 	$(REL)/bench/ring_bench
+	scripts/bench-ingest.sh
 
 demo:
 	@echo "make demo: not yet — the edge (issue 5) and the demo page (issue 6) come next."

@@ -1051,7 +1051,7 @@ static int try_reopen(rc_ring_t *w, const char *path, const rc_ring_geom_t *g, c
         close(fd);
         return -1;
     }
-    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         fmt_err(why, whylen, "mmap: %s", strerror(errno));
         close(fd);
@@ -1096,13 +1096,15 @@ static int create_ring(rc_ring_t *w, const char *dir, const char *name, const ch
         fmt_err(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;
     }
-    /* posix_fallocate reserves the pages now: a full tmpfs is an error here, not a SIGBUS later. */
+    /* posix_fallocate reserves the pages now: a full tmpfs is an error here, not a SIGBUS later.
+     * The writer maps with MAP_POPULATE so its first pass over the ring does not take a page fault
+     * (and a page clear) every 4 KiB: the memory is the ring's from the start anyway. */
     int rc = posix_fallocate(fd, 0, (off_t)l.file_size);
     if (rc != 0) {
         fmt_err(err, errlen, "%s: cannot reserve %" PRIu64 " bytes: %s", tmp, l.file_size, strerror(rc));
         goto fail;
     }
-    void *base = mmap(NULL, l.file_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    void *base = mmap(NULL, l.file_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         fmt_err(err, errlen, "%s: mmap: %s", tmp, strerror(errno));
         goto fail;

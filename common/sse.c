@@ -10,6 +10,14 @@ bool rc_utf8_valid(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* Most values are ASCII: skip 8 bytes at a time while no byte has its high bit set. */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
         uint8_t c = p[i];
         if (c < 0x80) {
             i++;
@@ -74,9 +82,11 @@ size_t rc_sse_frame_len(size_t id_len, const char *event, size_t event_len, cons
 long rc_sse_encode(char *out, size_t cap, const char *id, size_t id_len, const char *event, size_t event_len,
                    const uint8_t *data, size_t data_len)
 {
-    size_t need = rc_sse_frame_len(id_len, event, event_len, data, data_len);
-    if (need > cap) return -1;
-    char *p = out;
+    /* One pass: the frame is at most the value plus 7 bytes a line ("data: " and "\n") plus the id
+     * and event fields, so only values with many line breaks need the exact count first. */
+    size_t fixed = 4 + id_len + 1 + (event_len ? 7 + event_len + 1 : 0) + 1;
+    if (fixed + data_len + 7 > cap && rc_sse_frame_len(id_len, event, event_len, data, data_len) > cap) return -1;
+    char *p = out, *end = out + cap;
     memcpy(p, "id: ", 4), p += 4;
     memcpy(p, id, id_len), p += id_len;
     *p++ = '\n';
@@ -86,12 +96,16 @@ long rc_sse_encode(char *out, size_t cap, const char *id, size_t id_len, const c
         *p++ = '\n';
     }
     size_t start = 0;
-    for (size_t i = 0; i <= data_len; i++) {
-        if (i < data_len && data[i] != '\r' && data[i] != '\n') continue;
+    for (size_t i = 0;; i++) {
+        const uint8_t *nl = i < data_len ? memchr(data + i, '\n', data_len - i) : NULL;
+        const uint8_t *cr = i < data_len ? memchr(data + i, '\r', (nl ? (size_t)(nl - data) : data_len) - i) : NULL;
+        i = cr ? (size_t)(cr - data) : nl ? (size_t)(nl - data) : data_len;
+        if ((size_t)(end - p) < sizeof(DATA_PREFIX) + (i - start) + 1) return -1;
         memcpy(p, DATA_PREFIX, sizeof(DATA_PREFIX) - 1), p += sizeof(DATA_PREFIX) - 1;
         memcpy(p, data + start, i - start), p += i - start;
         *p++ = '\n';
-        if (i < data_len && data[i] == '\r' && i + 1 < data_len && data[i + 1] == '\n') i++;
+        if (i >= data_len) break;
+        if (data[i] == '\r' && i + 1 < data_len && data[i + 1] == '\n') i++;
         start = i + 1;
     }
     *p++ = '\n';

@@ -5,7 +5,7 @@
 # cleanly; bad configs are named by file:line and key.
 . "$(dirname "$0")/../lib.sh"
 need kcat
-BRIDGE=$BUILD/ringcast-bridge
+BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge} # the ASan+UBSan build runs this test too
 TOOL=$BUILD/ringcast-ringtool
 RINGS=$T/rings
 
