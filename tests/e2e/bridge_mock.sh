@@ -25,6 +25,30 @@ streaming() { "$TOOL" info "$RINGS/raw.ring" | grep -q "bridge .*streaming"; }
 ok "ring header shows the bridge streaming" wait_for 20 streaming
 ok "ring header names the bridge's pid" sh -c "'$TOOL' info '$RINGS/raw.ring' | grep -q 'pid ${PIDS[bridge]},'"
 
+# An edge registers an eventfd on <ring.dir>/bridge.sock; the next published batch must wake it.
+cat >"$T/wake_probe.py" <<'PY'
+import os, select, socket, sys, time
+efd = os.eventfd(0, os.EFD_NONBLOCK)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+socket.send_fds(s, [b"w"], [efd])
+open(sys.argv[2], "w").close()  # registered
+r, _, _ = select.select([efd], [], [], 20)
+print("woken" if r else "not woken")
+PY
+python3 "$T/wake_probe.py" "$RINGS/bridge.sock" "$T/registered" >"$T/wake.out" 2>&1 &
+probe=$!
+ok "an edge's eventfd is registered on bridge.sock" wait_for 10 test -e "$T/registered"
+# The bridge takes the eventfd of a new connection within its 200 ms tick: produce until woken.
+n_wake=0
+while kill -0 $probe 2>/dev/null && [ $n_wake -lt 40 ]; do
+    printf 'wake up\n' | kcat -P -b "$BOOT" -t audit -p 0
+    n_wake=$((n_wake + 1))
+    sleep 0.25
+done
+wait $probe
+is "a published batch wakes the registered edge" "$(cat "$T/wake.out")" "woken"
+
 # 3 x 2000 keyed records, one producer per partition, then records with special values.
 for p in 0 1 2; do
     seq 0 1999 | awk -v p="$p" '{ printf "user%d:p%d-%d\n", $1 % 7, p, $1 }' |
@@ -37,7 +61,7 @@ printf 'audit entry' | kcat -P -b "$BOOT" -t audit -p 0 -D '\0'
 
 count() { "$TOOL" info "$RINGS/$1.ring" | sed -n 's/.*counters *records=\([0-9]*\).*/\1/p'; }
 raw_done() { [ "$(count raw)" = 6002 ]; }
-js_done() { [ "$(count js)" = 6004 ]; }
+js_done() { [ "$(count js)" = $((6004 + n_wake)) ]; }
 ok "raw stream: every UTF-8 record arrives" wait_for 30 raw_done
 ok "json stream: every record of both topics arrives" wait_for 30 js_done
 "$TOOL" dump "$RINGS/raw.ring" >"$T/raw.dump"

@@ -33,6 +33,8 @@ ring: {dir: $RINGS, size: 64MiB}
 streams:
   - {name: ev, topics: [events], initial: earliest}
   - {name: late, topics: [later], initial: earliest}
+  - {name: live, topics: [events], initial: latest}
+  - {name: tail, topics: [events], initial: "100"}
 log: {level: info}
 EOT
 }
@@ -59,6 +61,18 @@ check_exact() { # ring, expected total: every (partition, offset) once, offsets 
         END { print (bad == 0 && n == want) ? "exact" : "records " n ", " bad + 0 " out of sequence" }'
 }
 is "ring ev: 200k records, each (partition, offset) exactly once, dense per partition" "$(check_exact ev $N)" "exact"
+# The other streams read the same topic from where their new rings began (the first, slow run).
+is "initial: latest: a new ring starts at the end of each partition" "$(count live)" 0
+is "initial: \"100\": a new ring starts 100 records back in each partition" "$(count tail)" 300
+last100() { # per partition: the tail ring holds offsets end-100 .. end-1, where ev says the end is
+    "$TOOL" dump "$RINGS/ev.ring" | awk '{ split($4, p, "="); split($5, o, "="); end[p[2]] = o[2] + 1 }
+        END { for (q in end) print q, end[q] - 100, end[q] - 1 }' | sort >"$T/want100"
+    "$TOOL" dump "$RINGS/tail.ring" | awk '{ split($4, p, "="); split($5, o, "=");
+        if (!(p[2] in lo)) lo[p[2]] = o[2]; hi[p[2]] = o[2] }
+        END { for (q in lo) print q, lo[q], hi[q] }' | sort >"$T/got100"
+    cmp -s "$T/want100" "$T/got100"
+}
+ok "initial: \"100\": those are the last 100 offsets of each partition" last100
 ok "the ring validates" "$TOOL" validate "$RINGS/ev.ring"
 
 # A missing topic is waited for, then read.
@@ -75,6 +89,7 @@ BOOT2=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>>"$T/kafka-up.log")
 is "broker up again on the same address" "$BOOT2" "$BOOT"
 seq 0 999 | sed 's/^/after-restart-/' | kcat -P -b "$BOOT" -t events -p 1
 ok "records produced after the broker restart arrive" wait_for 60 at_least ev $((N + 1000))
+ok "... also in the stream that started at the end" wait_for 60 at_least live 1000
 streaming() { "$TOOL" info "$RINGS/ev.ring" | grep -q "bridge .*streaming"; }
 ok "the ring header says streaming again" wait_for 30 streaming
 is "still exactly once and dense after the broker restart" "$(check_exact ev $((N + 1000)))" "exact"
