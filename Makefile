@@ -19,16 +19,18 @@ BUILD   := build
 DEPS_OK := $(BUILD)/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS_ALL := -D_GNU_SOURCE -Icommon -Iconfig -Itests -MMD -MP
+CPPFLAGS_ALL := -D_GNU_SOURCE -DH2O_USE_LIBUV=0 -Icommon -Iconfig -Itests -MMD -MP
 CFLAGS_ALL   := -std=c11 -g $(WARN) -pthread
 CFLAGS_rel   := -O2
 CFLAGS_asan  := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.c copies shared bytes atomically under TSan
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
+H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -38,7 +40,7 @@ REL  := $(BUILD)
 ASAN := $(BUILD)/asan
 TSAN := $(BUILD)/tsan
 
-PROGRAMS := $(REL)/ringcast-bridge $(REL)/rc-confdoc $(REL)/ringcast-ringtool
+PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
@@ -73,6 +75,10 @@ $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS))
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
+$(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS))
+$(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
@@ -121,7 +127,9 @@ UNIT_SUITE := \
 # End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster.
 E2E_SUITE := \
 	bridge-mock=tests/e2e/bridge_mock.sh \
-	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh'
+	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh' \
+	edge-mock=tests/e2e/edge_mock.sh \
+	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
@@ -131,13 +139,13 @@ KAFKA_SUITE := \
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
 	@tests/run.sh $(UNIT_SUITE)
 
-test-e2e: all $(ASAN)/ringcast-bridge
+test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
 	@tests/run.sh $(E2E_SUITE)
 
 test-kafka: all
 	@tests/run.sh $(KAFKA_SUITE)
 
-test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge
+test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
 	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE)
 
 bench: all $(BENCHES)

@@ -98,3 +98,13 @@ finish() {
     echo "1..$_n"
     [ "$_failed" -eq 0 ]
 }
+
+# A TCP port on 127.0.0.1 that nothing listens on (20000-31999: below the kernel's range for
+# outgoing connections, so a client cannot be holding it).
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 12000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}

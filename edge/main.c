@@ -1,0 +1,145 @@
+/*
+ * ringcast-edge: serves the rings of ringcast-bridge as Server-Sent Events.
+ *
+ *   ringcast-edge -c FILE           run: a master forks edge.workers workers and restarts any that dies
+ *   ringcast-edge -c FILE --check   validate the config, print every error, exit 1 or 0
+ *
+ * Each worker listens on every configured address itself (SO_REUSEPORT): the kernel spreads the
+ * connections, and a worker that dies takes only its own connections with it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "edge.h"
+#include "log.h"
+
+#define MAX_WORKERS 64 /* edge.workers' upper bound in the schema */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: ringcast-edge -c FILE [--check]\n"
+                 "\n"
+                 "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
+                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1 and h2c.\n"
+                 "\n"
+                 "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
+                 "  --check             validate the configuration, print every error, exit 1 or 0\n"
+                 "  -h, --help          this text\n");
+}
+
+static pid_t spawn(const rc_config_t *cfg, int id)
+{
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    _exit(rc_edge_worker_run(cfg, id, &stop));
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = 1;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ringcast-edge: unknown argument %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    rc_errors_t errs = {0};
+    rc_config_t *cfg = rc_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+    rc_errors_free(&errs);
+    if (cfg == NULL) return 1;
+    if (check) {
+        printf("%s: ok\n", path);
+        rc_config_free(cfg);
+        return 0;
+    }
+    rc_log_level_t level = RC_LOG_INFO;
+    rc_log_parse_level(cfg->log.level, &level);
+    rc_log_init("ringcast-edge", level);
+    signal(SIGPIPE, SIG_IGN);
+
+    /* Every address must be usable before any worker starts: a typo fails here, once. */
+    for (size_t i = 0; i < cfg->edge.n_listen; i++) {
+        char err[256];
+        if (cfg->edge.listen[i].tls_cert != NULL) continue;
+        int fd = rc_edge_listen(&cfg->edge.listen[i], err, sizeof(err));
+        if (fd < 0) {
+            rc_error("http", "%s", err);
+            return 1;
+        }
+        close(fd);
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    int n = (int)cfg->edge.workers;
+    pid_t pids[MAX_WORKERS] = {0};
+    time_t last_start[MAX_WORKERS] = {0};
+    for (int i = 0; i < n; i++) {
+        pids[i] = spawn(cfg, i);
+        last_start[i] = time(NULL);
+    }
+    rc_info("edge", "master %d: %d workers", (int)getpid(), n);
+    while (!stop) {
+        int st;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pids[i] != pid) continue;
+            if (WIFSIGNALED(st))
+                rc_error("edge", "worker %d (pid %d) killed by signal %d; restarting it", i, (int)pid, WTERMSIG(st));
+            else
+                rc_error("edge", "worker %d (pid %d) exited with %d; restarting it", i, (int)pid, WEXITSTATUS(st));
+            if (stop) break;
+            if (time(NULL) - last_start[i] < 1)
+                sleep(1); /* a worker that dies at once would otherwise be restarted in a tight loop */
+            pids[i] = spawn(cfg, i);
+            last_start[i] = time(NULL);
+        }
+    }
+    rc_info("edge", "stopping %d workers", n);
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) kill(pids[i], SIGTERM);
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) waitpid(pids[i], NULL, 0);
+    rc_info("edge", "stopped");
+    rc_config_free(cfg);
+    return 0;
+}

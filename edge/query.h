@@ -1,0 +1,37 @@
+/*
+ * The query string of GET /streams/{name}, parsed and checked. Values are URL-decoded into the
+ * caller's query_t; no allocation. Bad input is an error the edge answers with 400 and the reason.
+ */
+#ifndef RC_QUERY_H
+#define RC_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RC_QUERY_MAX_FILTERS 16   /* key=, partition= and event= may each be given this many times */
+#define RC_QUERY_MAX_VALUE   256  /* bytes of one decoded key or event value */
+#define RC_QUERY_MAX_ID      3600 /* RC_EVENTID_MAX */
+
+typedef struct st_rc_query_t {
+    char keys[RC_QUERY_MAX_FILTERS][RC_QUERY_MAX_VALUE];
+    size_t key_lens[RC_QUERY_MAX_FILTERS];
+    size_t n_keys;
+    int32_t partitions[RC_QUERY_MAX_FILTERS];
+    size_t n_partitions;
+    char events[RC_QUERY_MAX_FILTERS][RC_QUERY_MAX_VALUE];
+    size_t event_lens[RC_QUERY_MAX_FILTERS];
+    size_t n_events;
+    uint64_t limit;      /* 0: no limit */
+    uint64_t timeout_ms; /* 0: no timeout */
+    char last_id[RC_QUERY_MAX_ID];
+    size_t last_id_len;
+    int has_last_id;
+} rc_query_t;
+
+/* Parses s[0..len) (without the '?'). Returns 0, or -1 with a short reason in err. */
+int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t errlen);
+
+/* URL-decodes src into dst (at most cap bytes); returns the decoded length or -1 if malformed. */
+long rc_url_decode(const char *src, size_t len, char *dst, size_t cap);
+
+#endif

@@ -1,0 +1,881 @@
+/*
+ * One ringcast-edge worker: an h2o event loop serving the streams of the rings it maps read-only.
+ *
+ * Fan-out: a client is a cursor into its stream's ring, a filter and at most one chunk of records
+ * in flight; there is no per-client queue. A chunk is a copy of contiguous ring records made once
+ * and shared by every client at the same position: clients that are caught up all wait at the head
+ * and, when the bridge wakes the worker, the first of them copies the new records and the others
+ * send the same bytes. The frames come encoded from the bridge: sending is choosing records and
+ * pointing iovecs at them.
+ */
+
+#include <h2o.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "edge.h"
+#include "eventid.h"
+#include "log.h"
+#include "query.h"
+#include "ring.h"
+#include "util.h"
+#include "wake.h"
+
+#define CHUNK_BYTES   (64u << 10)     /* records copied from a ring at once; also the most in flight per client */
+#define SEND_IOV      512             /* frames per h2o_send */
+#define PUMP_ROUNDS   8               /* chunks a client may skip over (all filtered out) before yielding */
+#define HOUSEKEEP_MS  1000            /* ring (re)opening, bridge reconnection, timeout= deadlines */
+#define DRAIN_MS      5000            /* longest a stopping worker waits for its streams to end */
+#define HEALTHY_HB_NS (5000000000ull) /* a bridge heartbeat older than this makes /healthz fail */
+
+typedef struct st_chunk_t {
+    uint32_t refs;
+    rc_cursor_t start, end;
+    size_t len;
+    uint64_t data[]; /* 8-aligned, as rc_ring_read wants */
+} chunk_t;
+
+typedef struct st_stream_t {
+    const rc_stream_conf_t *conf;
+    char path[4200];
+    rc_ring_t *ring;
+    dev_t dev;
+    ino_t ino;
+    uint32_t fp;
+    uint32_t n_topics;
+    const char *topics[RC_CUT_MAX_TOPICS]; /* sorted, as the bridge orders ids */
+    chunk_t *latest;                       /* the newest chunk read at the head */
+    h2o_linklist_t clients;
+    h2o_linklist_t waiting; /* clients at the head, woken when the bridge publishes */
+    uint64_t n_clients;
+} stream_t;
+
+typedef struct st_client_t {
+    h2o_generator_t super;
+    h2o_req_t *req;
+    stream_t *st;
+    rc_cursor_t cur;
+    int64_t *skip_below; /* per lane, when resuming: offsets below were delivered already */
+    uint32_t n_skip;
+    rc_query_t *q;
+    uint64_t sent, deadline_ms, last_send_ms;
+    chunk_t *chunk;  /* held while a send is in flight */
+    h2o_iovec_t pre; /* retry hint, gap or reset events, sent before the next frames */
+    int inflight, finished, final_sent, waiting, deferred;
+    h2o_linklist_t link_all, link_wait, link_defer;
+} client_t;
+
+typedef struct st_worker_t {
+    const rc_config_t *cfg;
+    int id;
+    h2o_globalconf_t globalconf;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    stream_t *streams;
+    size_t n_streams;
+    h2o_socket_t **listeners;
+    size_t n_listeners;
+    int efd;
+    h2o_socket_t *efd_sock;
+    int bridge_fd;
+    h2o_socket_t *bridge_sock;
+    char bridge_path[4200];
+    h2o_timeout_t zero_timeout, hk_timeout, hb_timeout;
+    h2o_timeout_entry_t defer_entry, hk_entry, hb_entry;
+    h2o_linklist_t deferred;
+    char retry_line[64];
+    size_t retry_len;
+    int draining;
+} worker_t;
+
+static worker_t W;
+
+static uint64_t now_ms(void)
+{
+    return h2o_now(W.ctx.loop);
+}
+
+/* --- chunks ------------------------------------------------------------------------------------- */
+
+static void chunk_release(chunk_t *ch)
+{
+    if (ch != NULL && --ch->refs == 0) free(ch);
+}
+
+/* The chunk of records at cur: the stream's latest if it starts there, else a new copy. */
+static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out)
+{
+    if (st->latest != NULL && st->latest->start.pos == cur.pos) {
+        st->latest->refs++;
+        *out = st->latest;
+        return RC_READ_OK;
+    }
+    size_t cap = CHUNK_BYTES;
+    if (rc_ring_max_record(st->ring) + 8 > cap) cap = rc_ring_max_record(st->ring) + 8;
+    chunk_t *ch = rc_malloc(sizeof(*ch) + cap);
+    rc_cursor_t c = cur;
+    rc_read_t r = rc_ring_read(st->ring, &c, ch->data, cap, &ch->len);
+    if (r != RC_READ_OK) {
+        free(ch);
+        return r;
+    }
+    ch->refs = 1;
+    ch->start = cur;
+    ch->end = c;
+    rc_cursor_t head;
+    if (rc_ring_head(st->ring, &head) == 0 && head.pos == c.pos) {
+        /* It reaches the head: the clients now waiting there will want exactly these bytes. */
+        chunk_release(st->latest);
+        st->latest = ch;
+        ch->refs++;
+    }
+    *out = ch;
+    return RC_READ_OK;
+}
+
+/* --- clients ---------------------------------------------------------------------------------- */
+
+static void defer_pump(client_t *c);
+
+static void unwait(client_t *c)
+{
+    if (c->waiting) {
+        h2o_linklist_unlink(&c->link_wait);
+        c->waiting = 0;
+    }
+}
+
+static void send_frames(client_t *c, h2o_iovec_t *iov, size_t n, int final)
+{
+    c->inflight = 1;
+    c->last_send_ms = now_ms();
+    if (final) c->final_sent = 1;
+    h2o_send(c->req, iov, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* Appends an SSE event without id (gap, reset) to the client's preamble. */
+static void add_event(client_t *c, const char *event, const char *json)
+{
+    h2o_iovec_t add = h2o_concat(&c->req->pool, c->pre, h2o_iovec_init(H2O_STRLIT("event: ")),
+                                 h2o_iovec_init(event, strlen(event)), h2o_iovec_init(H2O_STRLIT("\ndata: ")),
+                                 h2o_iovec_init(json, strlen(json)), h2o_iovec_init(H2O_STRLIT("\n\n")));
+    c->pre = add;
+}
+
+static int wants(const client_t *c, const rc_record_t *r)
+{
+    const rc_query_t *q = c->q;
+    if (q->n_partitions) {
+        size_t i;
+        for (i = 0; i < q->n_partitions && q->partitions[i] != r->h.partition; i++)
+            ;
+        if (i == q->n_partitions) return 0;
+    }
+    if (r->h.type == RC_REC_RESET) return 1; /* a partition's history restarted: every reader of it must know */
+    if (q->n_keys) {
+        size_t i;
+        for (i = 0; i < q->n_keys; i++)
+            if (q->key_lens[i] == r->h.key_len && memcmp(q->keys[i], r->key, r->h.key_len) == 0) break;
+        if (i == q->n_keys) return 0;
+    }
+    if (q->n_events) {
+        size_t i;
+        for (i = 0; i < q->n_events; i++)
+            if (q->event_lens[i] == r->h.event_len && memcmp(q->events[i], r->event, r->h.event_len) == 0) break;
+        if (i == q->n_events) return 0;
+    }
+    return 1;
+}
+
+/* Sends what the client should get next, if nothing of it is in flight. */
+static void pump(client_t *c)
+{
+    if (c->inflight || c->final_sent) return;
+    stream_t *st = c->st;
+    h2o_iovec_t iov[SEND_IOV];
+    size_t n = 0;
+    if (c->finished || st->ring == NULL) {
+        if (c->pre.len) iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        if (c->finished) {
+            unwait(c);
+            send_frames(c, iov, n, 1);
+        } else if (n) {
+            send_frames(c, iov, n, 0);
+        }
+        return; /* no ring at the moment: the stream stays open until it is back */
+    }
+    for (int round = 0; round < PUMP_ROUNDS && n == 0; round++) {
+        chunk_t *ch;
+        rc_read_t r = chunk_at(st, c->cur, &ch);
+        if (r == RC_READ_EMPTY) break;
+        if (r == RC_READ_LAPPED) {
+            /* Too slow for the ring: say how much was lost, continue with the oldest record. */
+            rc_cursor_t old;
+            if (rc_ring_oldest(st->ring, &old) != 0) break;
+            char json[160];
+            snprintf(json, sizeof(json), "{\"missed\":%" PRIu64 ",\"reason\":\"client too slow for the ring\"}",
+                     old.seq > c->cur.seq ? old.seq - c->cur.seq : 0);
+            add_event(c, "gap", json);
+            c->cur = old;
+            continue;
+        }
+        if (r != RC_READ_OK) {
+            rc_warn("sse", "%s: ring read at seq %" PRIu64 ": %s; ending the stream", st->conf->name, c->cur.seq,
+                    rc_read_str(r));
+            c->finished = 1;
+            break;
+        }
+        if (c->pre.len) iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        size_t off = 0, frames = 0;
+        rc_record_t rec;
+        while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
+            c->cur.seq = rec.h.seq + 1;
+            if (c->skip_below && rec.h.lane < c->n_skip) {
+                if (rec.h.type == RC_REC_RESET)
+                    c->skip_below[rec.h.lane] = 0; /* a new history: all of it is new to the client */
+                else if (rec.h.offset < c->skip_below[rec.h.lane])
+                    continue;
+            }
+            if (!wants(c, &rec)) continue;
+            iov[n++] = h2o_iovec_init(rec.frame, rec.h.frame_len);
+            frames++;
+            if (rec.h.type == RC_REC_DATA && c->q->limit && ++c->sent >= c->q->limit) {
+                c->finished = 1;
+                break;
+            }
+        }
+        /* Whole chunk consumed, or stopped early (limit, iov full): the cursor follows what was taken. */
+        if (off >= ch->len)
+            c->cur = ch->end;
+        else
+            c->cur.pos = ch->start.pos + off;
+        if (frames) {
+            c->chunk = ch;
+        } else {
+            chunk_release(ch);
+        }
+        if (c->finished) break;
+    }
+    if (n == 0 && !c->finished) {
+        rc_cursor_t head;
+        if (rc_ring_head(st->ring, &head) == 0 && head.pos == c->cur.pos) {
+            if (!c->waiting) {
+                h2o_linklist_insert(&st->waiting, &c->link_wait);
+                c->waiting = 1;
+            }
+        } else {
+            defer_pump(c); /* more records, all filtered out so far: continue on the next loop turn */
+        }
+        return;
+    }
+    unwait(c);
+    send_frames(c, iov, n, c->finished);
+}
+
+static void on_defer(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    /* Pumps queued from proceed callbacks and long skips run here, one loop turn later: a client
+     * whose socket always takes more cannot keep the loop to itself. */
+    h2o_linklist_t list;
+    h2o_linklist_init_anchor(&list);
+    h2o_linklist_insert_list(&list, &W.deferred);
+    while (!h2o_linklist_is_empty(&list)) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_defer, list.next);
+        h2o_linklist_unlink(&c->link_defer);
+        c->deferred = 0;
+        pump(c);
+    }
+}
+
+static void defer_pump(client_t *c)
+{
+    if (!c->deferred) {
+        c->deferred = 1;
+        h2o_linklist_insert(&W.deferred, &c->link_defer);
+    }
+    if (!h2o_timeout_is_linked(&W.defer_entry)) h2o_timeout_link(W.ctx.loop, &W.zero_timeout, &W.defer_entry);
+}
+
+static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    client_t *c = (client_t *)g;
+    c->inflight = 0;
+    chunk_release(c->chunk);
+    c->chunk = NULL;
+    if (!c->final_sent) defer_pump(c);
+}
+
+static void client_free(client_t *c)
+{
+    if (c->link_all.next == NULL) return; /* h2o stopped the response, then disposed of the request: once is enough */
+    unwait(c);
+    if (c->deferred) h2o_linklist_unlink(&c->link_defer);
+    h2o_linklist_unlink(&c->link_all);
+    c->st->n_clients--;
+    chunk_release(c->chunk);
+    c->chunk = NULL;
+}
+
+static void on_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    client_free((client_t *)g);
+}
+
+/* The generator lives in the request's pool; this disposer runs when the request ends normally. */
+static void on_client_dispose(void *p)
+{
+    client_free(p);
+}
+
+/* --- resuming from an event id ------------------------------------------------------------------ */
+
+static int topic_index(const stream_t *st, const char *topic)
+{
+    for (uint32_t t = 0; t < st->n_topics; t++)
+        if (strcmp(st->topics[t], topic) == 0) return (int)t;
+    return -1;
+}
+
+/* Sets the client's start from its last event id; returns 0, or -1 (with *why) for a reset. */
+static int resume(client_t *c, const char *id, size_t id_len, const char **why)
+{
+    stream_t *st = c->st;
+    rc_cut_t cut;
+    if (rc_eventid_decode(id, id_len, st->fp, &cut) != 0) {
+        *why = "the last event id is not one of this stream";
+        return -1;
+    }
+    uint32_t n = rc_ring_lanes(st->ring);
+    rc_cursor_t start;
+    if (rc_ring_head(st->ring, &start) != 0) {
+        *why = "the ring is not readable";
+        return -1;
+    }
+    c->skip_below = h2o_mem_alloc_pool(&c->req->pool, (n ? n : 1) * sizeof(int64_t));
+    c->n_skip = n;
+    uint64_t missed = 0;
+    h2o_iovec_t parts = h2o_iovec_init(NULL, 0);
+    for (uint32_t l = 0; l < n; l++) {
+        char topic[RC_RING_TOPIC_MAX];
+        int32_t part;
+        int64_t next;
+        if (rc_ring_lane_info(st->ring, l, topic, sizeof(topic), &part, &next) != 0) {
+            *why = "the ring is not readable";
+            return -1;
+        }
+        int t = topic_index(st, topic), idx = t < 0 ? -1 : rc_cut_index(&cut, (uint32_t)t, (uint32_t)part);
+        int64_t want = idx >= 0 && cut.next[idx] >= 0 ? cut.next[idx] : 0; /* unknown: from its start */
+        if (next >= 0 && want > next) {
+            *why = "the last event id is ahead of this stream's Kafka position";
+            return -1;
+        }
+        c->skip_below[l] = want;
+        rc_found_t fo;
+        rc_lookup_t res = rc_ring_find_offset(st->ring, l, want, &fo);
+        if (res == RC_LOOKUP_CORRUPT || res == RC_NOTFOUND) {
+            *why = "the ring could not place the last event id";
+            return -1;
+        }
+        if (res == RC_EXPIRED && fo.missed > 0) {
+            missed += fo.missed;
+            char buf[400];
+            int k = snprintf(buf, sizeof(buf),
+                             "%s{\"topic\":\"%s\",\"partition\":%d,\"from\":%" PRId64 ",\"to\":%" PRId64 "}",
+                             parts.len ? "," : "", topic, part, want, want + (int64_t)fo.missed);
+            parts = h2o_concat(&c->req->pool, parts, h2o_iovec_init(buf, (size_t)k));
+        }
+        if (fo.at.seq < start.seq) start = fo.at;
+    }
+    c->cur = start;
+    if (missed) {
+        char head[64];
+        int k = snprintf(head, sizeof(head), "{\"missed\":%" PRIu64 ",\"partitions\":[", missed);
+        h2o_iovec_t json =
+            h2o_concat(&c->req->pool, h2o_iovec_init(head, (size_t)k), parts, h2o_iovec_init(H2O_STRLIT("]}")));
+        char *z = h2o_mem_alloc_pool(&c->req->pool, json.len + 1);
+        memcpy(z, json.base, json.len);
+        z[json.len] = '\0';
+        add_event(c, "gap", z);
+    }
+    return 0;
+}
+
+/* --- HTTP handlers ------------------------------------------------------------------------------- */
+
+static int reply(h2o_req_t *req, int status, const char *reason, const char *body)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; charset=utf-8"));
+    h2o_send_inline(req, body, strlen(body));
+    return 0;
+}
+
+static stream_t *stream_named(const char *name, size_t len)
+{
+    for (size_t i = 0; i < W.n_streams; i++)
+        if (strlen(W.streams[i].conf->name) == len && memcmp(W.streams[i].conf->name, name, len) == 0)
+            return &W.streams[i];
+    return NULL;
+}
+
+static int accepts_event_stream(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
+    if (i < 0) return 1;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    return h2o_contains_token(v.base, v.len, H2O_STRLIT("text/event-stream"), ',') ||
+           memmem(v.base, v.len, "text/event-stream", 17) != NULL || memmem(v.base, v.len, "*/*", 3) != NULL ||
+           memmem(v.base, v.len, "text/*", 6) != NULL;
+}
+
+static int serve_stream(h2o_req_t *req, stream_t *st)
+{
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
+        return reply(req, 405, "Method Not Allowed", "only GET is allowed on this stream\n");
+    }
+    if (!accepts_event_stream(req)) return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
+    rc_query_t *q = h2o_mem_alloc_pool(&req->pool, sizeof(*q));
+    char err[128];
+    const char *qs = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
+    size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
+    if (rc_query_parse(qs, qlen, q, err, sizeof(err)) != 0) {
+        strcat(err, "\n");
+        return reply(req, 400, "Bad Request", err);
+    }
+    if (st->ring == NULL)
+        return reply(req, 503, "Service Unavailable",
+                     "stream not available: its ring is missing (is the bridge running?)\n");
+
+    client_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), on_client_dispose);
+    memset(c, 0, sizeof(*c));
+    c->super.proceed = on_proceed;
+    c->super.stop = on_stop;
+    c->req = req;
+    c->st = st;
+    c->q = q;
+    c->pre = h2o_strdup(&req->pool, W.retry_line, W.retry_len);
+    /* Last-Event-ID (what EventSource sends on reconnect) wins over ?lastEventId=. */
+    const char *id = q->has_last_id ? q->last_id : NULL;
+    size_t id_len = q->last_id_len;
+    ssize_t h = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
+    if (h >= 0) id = req->headers.entries[h].value.base, id_len = req->headers.entries[h].value.len;
+    const char *why = NULL;
+    int resumed = 0;
+    if (id != NULL && id_len > 0) {
+        if (resume(c, id, id_len, &why) == 0) {
+            resumed = 1;
+        } else {
+            char json[200];
+            snprintf(json, sizeof(json), "{\"reason\":\"%s\"}", why);
+            add_event(c, "reset", json);
+            c->skip_below = NULL;
+        }
+    }
+    if (!resumed) {
+        int ok =
+            st->conf->start == RC_START_OLDEST ? rc_ring_oldest(st->ring, &c->cur) : rc_ring_head(st->ring, &c->cur);
+        if (ok != 0) return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
+    }
+    if (q->timeout_ms) c->deadline_ms = now_ms() + q->timeout_ms;
+    h2o_linklist_insert(&st->clients, &c->link_all);
+    st->n_clients++;
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
+    h2o_start_response(req, &c->super);
+    pump(c);
+    return 0;
+}
+
+static h2o_iovec_t json_escape(h2o_mem_pool_t *pool, const char *s)
+{
+    size_t n = strlen(s);
+    char *o = h2o_mem_alloc_pool(pool, n * 6 + 1), *p = o;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\')
+            *p++ = '\\', *p++ = (char)ch;
+        else if (ch < 0x20)
+            p += sprintf(p, "\\u%04x", ch);
+        else
+            *p++ = (char)ch;
+    }
+    return h2o_iovec_init(o, (size_t)(p - o));
+}
+
+static int serve_list(h2o_req_t *req)
+{
+    h2o_iovec_t body = h2o_iovec_init(H2O_STRLIT("{\"streams\":["));
+    uint64_t now = rc_now_mono_ns();
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        h2o_iovec_t name = json_escape(&req->pool, st->conf->name);
+        char buf[512];
+        int k;
+        if (st->ring == NULL) {
+            k = snprintf(buf, sizeof(buf), "%s{\"name\":\"%.*s\",\"available\":false", i ? "," : "", (int)name.len,
+                         name.base);
+        } else {
+            rc_cursor_t head, old;
+            rc_ring_head(st->ring, &head);
+            if (rc_ring_oldest(st->ring, &old) != 0) old = head;
+            uint64_t hb = rc_ring_heartbeat_ns(st->ring);
+            k = snprintf(buf, sizeof(buf),
+                         "%s{\"name\":\"%.*s\",\"available\":true,\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
+                         ",\"next_seq\":%" PRIu64 ",\"ring_bytes\":%" PRIu64 ",\"bridge\":\"%s\","
+                         "\"heartbeat_age_ms\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"resets\":%" PRIu64
+                         ",\"clients_this_worker\":%" PRIu64,
+                         i ? "," : "", (int)name.len, name.base, head.seq - old.seq, old.seq, head.seq,
+                         rc_ring_capacity(st->ring), rc_ring_state_str(rc_ring_state(st->ring)),
+                         hb && now > hb ? (now - hb) / 1000000 : 0, rc_ring_counter(st->ring, RC_CTR_SKIPPED),
+                         rc_ring_counter(st->ring, RC_CTR_RESETS), st->n_clients);
+        }
+        body =
+            h2o_concat(&req->pool, body, h2o_iovec_init(buf, (size_t)k), h2o_iovec_init(H2O_STRLIT(",\"topics\":[")));
+        for (size_t t = 0; t < st->conf->n_topics; t++) {
+            h2o_iovec_t tn = json_escape(&req->pool, st->conf->topics[t]);
+            body = h2o_concat(&req->pool, body, h2o_iovec_init(t ? ",\"" : "\"", t ? 2 : 1), tn,
+                              h2o_iovec_init(H2O_STRLIT("\"")));
+        }
+        body = h2o_concat(&req->pool, body, h2o_iovec_init(H2O_STRLIT("]}")));
+    }
+    body = h2o_concat(&req->pool, body, h2o_iovec_init(H2O_STRLIT("]}\n")));
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_send_inline(req, body.base, body.len);
+    return 0;
+}
+
+static int serve_health(h2o_req_t *req)
+{
+    h2o_iovec_t body = h2o_iovec_init(NULL, 0);
+    int healthy = 1;
+    uint64_t now = rc_now_mono_ns();
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        char line[300];
+        int k;
+        if (st->ring == NULL) {
+            healthy = 0;
+            k = snprintf(line, sizeof(line), "%s: ring missing\n", st->conf->name);
+        } else {
+            uint64_t hb = rc_ring_heartbeat_ns(st->ring);
+            rc_ring_state_t s = rc_ring_state(st->ring);
+            int fresh = hb != 0 && now >= hb && now - hb < HEALTHY_HB_NS;
+            if (!fresh || s != RC_STATE_STREAMING) healthy = 0;
+            k = snprintf(line, sizeof(line), "%s: bridge %s, heartbeat %s\n", st->conf->name, rc_ring_state_str(s),
+                         fresh ? "fresh" : "stale");
+        }
+        body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
+    }
+    req->res.status = healthy ? 200 : 503;
+    req->res.reason = healthy ? "OK" : "Service Unavailable";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; charset=utf-8"));
+    h2o_send_inline(req, body.base, body.len);
+    return 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    h2o_iovec_t p = req->path_normalized;
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/streams")) || h2o_memis(p.base, p.len, H2O_STRLIT("/streams/")))
+        return serve_list(req);
+    if (p.len > 9 && memcmp(p.base, "/streams/", 9) == 0) {
+        stream_t *st = stream_named(p.base + 9, p.len - 9);
+        if (st == NULL) return reply(req, 404, "Not Found", "no such stream\n");
+        return serve_stream(req, st);
+    }
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"))) return serve_health(req);
+    return -1; /* static files, if configured, or h2o's 404 */
+}
+
+/* --- rings and the bridge --------------------------------------------------------------------- */
+
+static void end_clients(stream_t *st)
+{
+    for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
+        client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
+        c->finished = 1;
+        defer_pump(c);
+    }
+}
+
+/* Maps rings that appeared, notices rings that were replaced (a bridge that made a new one). */
+static void check_rings(void)
+{
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        struct stat s;
+        int exists = stat(st->path, &s) == 0;
+        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev) continue;
+        if (st->ring != NULL) {
+            /* Replaced or removed: positions in the old ring mean nothing in a new one. Streams
+             * end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
+            rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name, exists ? "replaced" : "removed");
+            end_clients(st);
+            chunk_release(st->latest);
+            st->latest = NULL;
+            rc_ring_close(st->ring);
+            st->ring = NULL;
+        }
+        if (!exists) continue;
+        char err[512];
+        if (rc_ring_open_reader(&st->ring, st->path, err, sizeof(err)) != 0) {
+            st->ring = NULL;
+            rc_warn("ring", "%s: %s", st->conf->name, err);
+            continue;
+        }
+        st->dev = s.st_dev;
+        st->ino = s.st_ino;
+        rc_info("ring", "%s: mapped %s", st->conf->name, st->path);
+    }
+}
+
+static void wake_all(void)
+{
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        if (st->ring == NULL) continue;
+        h2o_linklist_t list;
+        h2o_linklist_init_anchor(&list);
+        h2o_linklist_insert_list(&list, &st->waiting);
+        while (!h2o_linklist_is_empty(&list)) {
+            client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_wait, list.next);
+            h2o_linklist_unlink(&c->link_wait);
+            c->waiting = 0;
+            pump(c);
+        }
+    }
+}
+
+static void on_wake(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    h2o_buffer_consume(&sock->input, sock->input->size); /* the eventfd counter: its value is not needed */
+    wake_all();
+}
+
+static void on_bridge_eof(h2o_socket_t *sock, const char *err)
+{
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (err != NULL) {
+        rc_info("wake", "bridge connection closed; reconnecting");
+        h2o_socket_close(sock);
+        W.bridge_sock = NULL;
+    }
+}
+
+static void connect_bridge(void)
+{
+    if (W.bridge_sock != NULL) return;
+    int fd = rc_wake_connect(W.bridge_path, W.efd);
+    if (fd < 0) return;
+    W.bridge_sock = h2o_evloop_socket_create(W.loop, fd, 0);
+    h2o_socket_read_start(W.bridge_sock, on_bridge_eof);
+    rc_debug("wake", "registered with the bridge");
+}
+
+static void on_housekeep(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    check_rings();
+    connect_bridge();
+    uint64_t now = now_ms();
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
+            client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
+            if (c->deadline_ms && now >= c->deadline_ms && !c->finished) {
+                c->finished = 1;
+                defer_pump(c);
+            }
+        }
+    }
+    wake_all(); /* a wake-up lost while the bridge restarted costs at most this tick */
+    h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
+}
+
+static void on_heartbeat(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    static h2o_iovec_t beat = {(char *)":\n\n", 3};
+    uint64_t now = now_ms(), every = W.cfg->edge.heartbeat_ms;
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
+            client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
+            if (!c->inflight && !c->final_sent && now - c->last_send_ms + 50 >= every)
+                send_frames(c, &beat, 1, 0); /* waiting stays set: records still wake it */
+        }
+    }
+    h2o_timeout_link(W.ctx.loop, &W.hb_timeout, &W.hb_entry);
+}
+
+/* --- setup and the loop ---------------------------------------------------------------------- */
+
+int rc_edge_listen(const rc_listen_conf_t *l, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof(ss));
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, l->address, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)l->port);
+        sl = sizeof(*a4);
+    } else if (inet_pton(AF_INET6, l->address, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)l->port);
+        sl = sizeof(*a6);
+    } else {
+        snprintf(err, errlen, "%s: not an IP address", l->address);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
+        listen(fd, 1024) != 0) {
+        snprintf(err, errlen, "%s:%" PRId64 ": %s", l->address, l->port, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL) return;
+    for (int i = 0; i < 64; i++) { /* a burst at a time: other listeners and clients get their turn */
+        h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+        if (sock == NULL) break;
+        h2o_accept(&W.accept_ctx, sock);
+    }
+}
+
+static void setup_streams(void)
+{
+    W.n_streams = W.cfg->n_streams;
+    W.streams = rc_calloc(W.n_streams, sizeof(*W.streams));
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        st->conf = &W.cfg->streams[i];
+        snprintf(st->path, sizeof(st->path), "%s/%s.ring", W.cfg->ring.dir, st->conf->name);
+        st->n_topics = (uint32_t)(st->conf->n_topics < RC_CUT_MAX_TOPICS ? st->conf->n_topics : RC_CUT_MAX_TOPICS);
+        for (uint32_t t = 0; t < st->n_topics; t++) st->topics[t] = st->conf->topics[t];
+        for (uint32_t a = 1; a < st->n_topics; a++) /* insertion sort: a handful of names */
+            for (uint32_t b = a; b > 0 && strcmp(st->topics[b - 1], st->topics[b]) > 0; b--) {
+                const char *x = st->topics[b];
+                st->topics[b] = st->topics[b - 1];
+                st->topics[b - 1] = x;
+            }
+        st->fp = rc_eventid_fingerprint(st->topics, st->n_topics);
+        h2o_linklist_init_anchor(&st->clients);
+        h2o_linklist_init_anchor(&st->waiting);
+    }
+}
+
+static int streams_open(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < W.n_streams; i++) n += W.streams[i].n_clients;
+    return n > 0;
+}
+
+int rc_edge_worker_run(const rc_config_t *cfg, int id, volatile sig_atomic_t *stop)
+{
+    memset(&W, 0, sizeof(W));
+    W.cfg = cfg;
+    W.id = id;
+    W.efd = -1;
+    /* A worker holds one descriptor per connection: take the hard limit it is allowed. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    h2o_config_init(&W.globalconf);
+    h2o_hostconf_t *host = h2o_config_register_host(&W.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
+    h2o_handler_t *handler = h2o_create_handler(root, sizeof(*handler));
+    handler->on_req = on_req;
+    if (cfg->edge.static_dir != NULL && cfg->edge.static_dir[0] != '\0')
+        h2o_file_register(root, cfg->edge.static_dir, NULL, NULL, 0);
+    W.loop = h2o_evloop_create();
+    h2o_context_init(&W.ctx, W.loop, &W.globalconf);
+    W.accept_ctx.ctx = &W.ctx;
+    W.accept_ctx.hosts = W.globalconf.hosts;
+    W.retry_len = (size_t)snprintf(W.retry_line, sizeof(W.retry_line), "retry: %" PRIu64 "\n\n", cfg->edge.retry_ms);
+    setup_streams();
+    h2o_linklist_init_anchor(&W.deferred);
+
+    W.listeners = rc_calloc(cfg->edge.n_listen, sizeof(*W.listeners));
+    for (size_t i = 0; i < cfg->edge.n_listen; i++) {
+        char err[256];
+        if (cfg->edge.listen[i].tls_cert != NULL) {
+            rc_warn("http", "%s:%" PRId64 ": TLS listeners are not served yet; skipped", cfg->edge.listen[i].address,
+                    cfg->edge.listen[i].port);
+            continue;
+        }
+        int fd = rc_edge_listen(&cfg->edge.listen[i], err, sizeof(err));
+        if (fd < 0) {
+            rc_error("http", "%s", err);
+            return 1;
+        }
+        W.listeners[W.n_listeners] = h2o_evloop_socket_create(W.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        h2o_socket_read_start(W.listeners[W.n_listeners++], on_accept);
+    }
+
+    W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    W.efd_sock = h2o_evloop_socket_create(W.loop, W.efd, 0);
+    h2o_socket_read_start(W.efd_sock, on_wake);
+    snprintf(W.bridge_path, sizeof(W.bridge_path), "%s/bridge.sock", cfg->ring.dir);
+    check_rings();
+    connect_bridge();
+
+    h2o_timeout_init(W.ctx.loop, &W.zero_timeout, 0);
+    h2o_timeout_init(W.ctx.loop, &W.hk_timeout, HOUSEKEEP_MS);
+    h2o_timeout_init(W.ctx.loop, &W.hb_timeout, cfg->edge.heartbeat_ms);
+    W.defer_entry.cb = on_defer;
+    W.hk_entry.cb = on_housekeep;
+    W.hb_entry.cb = on_heartbeat;
+    h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
+    h2o_timeout_link(W.ctx.loop, &W.hb_timeout, &W.hb_entry);
+    rc_info("http", "worker %d serving %zu streams", id, W.n_streams);
+
+    while (!*stop) h2o_evloop_run(W.loop, INT32_MAX);
+
+    /* Draining: no new connections; every open stream ends after a last retry hint, so browsers
+     * come back (to another worker or host) with their Last-Event-ID. */
+    rc_info("http", "worker %d draining", id);
+    for (size_t i = 0; i < W.n_listeners; i++) h2o_socket_close(W.listeners[i]);
+    W.n_listeners = 0;
+    for (size_t i = 0; i < W.n_streams; i++) end_clients(&W.streams[i]);
+    uint64_t until = now_ms() + DRAIN_MS;
+    while (streams_open() && now_ms() < until) h2o_evloop_run(W.loop, 100);
+    rc_info("http", "worker %d stopped", id);
+    return 0;
+}
