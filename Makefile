@@ -30,7 +30,7 @@ H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -76,9 +76,9 @@ $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
 $(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
 $(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))

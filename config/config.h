@@ -71,6 +71,7 @@ typedef struct {
         int64_t workers;
         uint64_t heartbeat_ms;
         uint64_t retry_ms;
+        uint64_t publish_timeout_ms;
         char *static_dir; /* "" for no static files */
     } edge;
     struct {

@@ -8,6 +8,7 @@
  * connections, and a worker that dies takes only its own connections with it.
  */
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ static void usage(FILE *out)
     fprintf(out, "usage: ringcast-edge -c FILE [--check]\n"
                  "\n"
                  "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
-                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1 and h2c.\n"
+                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1, h2c and TLS (h2).\n"
                  "\n"
                  "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
                  "  --check             validate the configuration, print every error, exit 1 or 0\n"

@@ -10,6 +10,8 @@
  */
 
 #include <h2o.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "edge.h"
 #include "eventid.h"
 #include "log.h"
+#include "publish.h"
 #include "query.h"
 #include "ring.h"
 #include "util.h"
@@ -81,7 +84,8 @@ typedef struct st_worker_t {
     int id;
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
-    h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t accept_ctx;  /* plain listeners: HTTP/1.1 and h2c */
+    h2o_accept_ctx_t *tls_accept; /* one per listener: its own certificate */
     h2o_evloop_t *loop;
     stream_t *streams;
     size_t n_streams;
@@ -97,6 +101,7 @@ typedef struct st_worker_t {
     h2o_linklist_t deferred;
     char retry_line[64];
     size_t retry_len;
+    rc_publisher_t *publisher;
     int draining;
 } worker_t;
 
@@ -447,9 +452,15 @@ static int accepts_event_stream(h2o_req_t *req)
 
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
+        return rc_publisher_post(W.publisher, req, st->conf);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        if (st->conf->publish) {
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, POST"));
+            return reply(req, 405, "Method Not Allowed", "this stream takes GET and POST\n");
+        }
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
-        return reply(req, 405, "Method Not Allowed", "only GET is allowed on this stream\n");
+        return reply(req, 405, "Method Not Allowed", "only GET is allowed on this stream (it does not take POST)\n");
     }
     if (!accepts_event_stream(req)) return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
     rc_query_t *q = h2o_mem_alloc_pool(&req->pool, sizeof(*q));
@@ -703,6 +714,7 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
     (void)entry;
     check_rings();
     connect_bridge();
+    if (W.publisher != NULL) rc_publisher_check(W.publisher);
     uint64_t now = now_ms();
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
@@ -766,13 +778,33 @@ int rc_edge_listen(const rc_listen_conf_t *l, char *err, size_t errlen)
     return fd;
 }
 
+SSL_CTX *rc_edge_tls_context(const rc_listen_conf_t *l, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, l->tls_cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, l->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        char e[256];
+        ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+        snprintf(err, errlen, "%s:%" PRId64 ": TLS certificate %s / key %s: %s", l->address, l->port, l->tls_cert,
+                 l->tls_key, e);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    /* h2 first, http/1.1 too: a client without HTTP/2 must still get its stream. */
+    h2o_ssl_register_alpn_protocols(ctx, h2o_alpn_protocols);
+    return ctx;
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL) return;
+    h2o_accept_ctx_t *actx = listener->data;
     for (int i = 0; i < 64; i++) { /* a burst at a time: other listeners and clients get their turn */
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL) break;
-        h2o_accept(&W.accept_ctx, sock);
+        h2o_accept(actx, sock);
     }
 }
 
@@ -818,6 +850,12 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, volatile sig_atomic_t *st
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     h2o_config_init(&W.globalconf);
+    /* Each stream answers 413 above its own max_publish_bytes, with the limit in the body; h2o
+     * refuses to even buffer a body far above the largest of them. */
+    W.globalconf.max_request_entity_size = 64 << 10;
+    for (size_t i = 0; i < cfg->n_streams; i++)
+        if (cfg->streams[i].publish && cfg->streams[i].max_publish_bytes * 2 > W.globalconf.max_request_entity_size)
+            W.globalconf.max_request_entity_size = cfg->streams[i].max_publish_bytes * 2;
     h2o_hostconf_t *host = h2o_config_register_host(&W.globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(root, sizeof(*handler));
@@ -833,19 +871,26 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, volatile sig_atomic_t *st
     h2o_linklist_init_anchor(&W.deferred);
 
     W.listeners = rc_calloc(cfg->edge.n_listen, sizeof(*W.listeners));
+    W.tls_accept = rc_calloc(cfg->edge.n_listen, sizeof(*W.tls_accept));
     for (size_t i = 0; i < cfg->edge.n_listen; i++) {
-        char err[256];
-        if (cfg->edge.listen[i].tls_cert != NULL) {
-            rc_warn("http", "%s:%" PRId64 ": TLS listeners are not served yet; skipped", cfg->edge.listen[i].address,
-                    cfg->edge.listen[i].port);
-            continue;
+        const rc_listen_conf_t *l = &cfg->edge.listen[i];
+        char err[512];
+        h2o_accept_ctx_t *actx = &W.accept_ctx;
+        if (l->tls_cert != NULL) {
+            actx = &W.tls_accept[i];
+            *actx = W.accept_ctx;
+            if ((actx->ssl_ctx = rc_edge_tls_context(l, err, sizeof(err))) == NULL) {
+                rc_error("http", "%s", err);
+                return 1;
+            }
         }
-        int fd = rc_edge_listen(&cfg->edge.listen[i], err, sizeof(err));
+        int fd = rc_edge_listen(l, err, sizeof(err));
         if (fd < 0) {
             rc_error("http", "%s", err);
             return 1;
         }
         W.listeners[W.n_listeners] = h2o_evloop_socket_create(W.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        W.listeners[W.n_listeners]->data = actx;
         h2o_socket_read_start(W.listeners[W.n_listeners++], on_accept);
     }
 
@@ -855,6 +900,8 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, volatile sig_atomic_t *st
     snprintf(W.bridge_path, sizeof(W.bridge_path), "%s/bridge.sock", cfg->ring.dir);
     check_rings();
     connect_bridge();
+    for (size_t i = 0; i < cfg->n_streams; i++)
+        if (cfg->streams[i].publish && W.publisher == NULL) W.publisher = rc_publisher_new(cfg, W.loop);
 
     h2o_timeout_init(W.ctx.loop, &W.zero_timeout, 0);
     h2o_timeout_init(W.ctx.loop, &W.hk_timeout, HOUSEKEEP_MS);

@@ -1,15 +1,19 @@
 #!/bin/bash
-# ringcast-edge end to end, with the bridge on librdkafka's mock cluster: SSE over HTTP/1.1 and
-# h2c, exact resume from Last-Event-ID (header and query), gap and reset events, filters, limit and
+# ringcast-edge end to end, with the bridge on librdkafka's mock cluster: SSE over HTTP/1.1, h2c
+# and TLS (h2 and HTTP/1.1 by ALPN), publishing with POST and its round trip, exact resume from Last-Event-ID (header and query), gap and reset events, filters, limit and
 # timeout, heartbeats, statuses, /streams and /healthz, a missing ring, worker kill -9 and restart,
 # h2load finite streams, SIGTERM. Every assertion is on bytes a real client received.
 . "$(dirname "$0")/../lib.sh"
-need kcat curl h2load
+need kcat curl h2load openssl
 BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
 EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
+TLS_PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
+TLS_URL=https://127.0.0.1:$TLS_PORT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+    >/dev/null 2>&1
 
 cat >"$T/ringcast.yaml" <<EOT
 kafka: {brokers: mock}
@@ -18,11 +22,15 @@ streams:
   - {name: hist, topics: [hist], partitions: 3, start: oldest}
   - {name: live, topics: [live], partitions: 2}
   - {name: tiny, topics: [tiny], start: oldest}
+  - {name: chat, topics: [chat], partitions: 2, publish: true, max_publish_bytes: 1KiB}
 edge:
-  listen: [{address: 127.0.0.1, port: $PORT}]
+  listen:
+    - {address: 127.0.0.1, port: $PORT}
+    - {address: 127.0.0.1, port: $TLS_PORT, tls: {cert: $T/cert.pem, key: $T/key.pem}}
   workers: 2
   heartbeat: 1s
   retry: 1500ms
+  publish_timeout: 1s
 log: {level: info}
 EOT
 spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
@@ -75,6 +83,37 @@ curl -sN --max-time 5 --http2-prior-knowledge -D "$T/h2.headers" "$URL/streams/h
 ok "h2c: HTTP/2 200 with text/event-stream" grep -q "^HTTP/2 200" "$T/h2.headers"
 is "h2c: 5 events" "$(data_of <"$T/h2.sse" | wc -l)" 5
 
+# TLS: HTTP/2 and HTTP/1.1 by ALPN.
+curl -sNk --max-time 5 --http2 -D "$T/tls2.headers" "$TLS_URL/streams/hist?limit=4" >"$T/tls2.sse"
+ok "TLS: ALPN h2 gives HTTP/2 200" grep -q "^HTTP/2 200" "$T/tls2.headers"
+is "TLS h2: 4 events" "$(data_of <"$T/tls2.sse" | wc -l)" 4
+curl -sNk --max-time 5 --http1.1 -D "$T/tls1.headers" "$TLS_URL/streams/hist?limit=4" >"$T/tls1.sse"
+ok "TLS: ALPN http/1.1 gives HTTP/1.1 200" grep -q "^HTTP/1.1 200" "$T/tls1.headers"
+ok "TLS: the same events either way" cmp -s "$T/tls1.sse" "$T/tls2.sse"
+
+# Publish: POST answers after Kafka acknowledged, and the event comes back through the stream.
+publish_ready() { curl -s -o /dev/null -w '%{http_code}' -X POST -d probe "$URL/streams/chat?key=probe" | grep -q 201; }
+ok "POST: the edge's producer reaches Kafka" wait_for 20 publish_ready
+sse 'chat?key=alice&limit=2' 10 >"$T/chat.sse" &
+chat_pid=$!
+sleep 0.5
+r1=$(curl -s -w ' %{http_code}' -X POST --data-binary 'hello, world' "$URL/streams/chat?key=alice&event=msg")
+r2=$(curl -s -w ' %{http_code}' -X POST --data-binary $'two\nlines' "$URL/streams/chat?key=alice")
+wait $chat_pid
+re='^\{"topic":"chat","partition":[01],"offset":[0-9]+\}.? 201$'
+ok "POST: 201 with the topic, partition and offset Kafka gave it" eval '[[ "$r1" =~ $re ]]'
+is "POST: the published events come back, in order, with key filter, event and lines" \
+    "$(grep -v '^id: ' "$T/chat.sse" | grep -v '^retry' | tr '\n' '|')" \
+    "|event: msg|data: hello, world||data: two|data: lines||"
+is "POST: 413 over max_publish_bytes" \
+    "$(head -c 2000 /dev/zero | tr '\0' x | curl -s -w ' %{http_code}' -X POST --data-binary @- "$URL/streams/chat")" \
+    "event too large: at most 1024 bytes
+ 413"
+is "POST: 405 on a stream that does not allow publishing" \
+    "$(curl -s -o /dev/null -w '%{http_code}' -X POST -d x "$URL/streams/hist")" 405
+is "POST: 400 for a body that is not UTF-8 on a raw stream" \
+    "$(printf '\xff\xfe' | curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @- "$URL/streams/chat")" 400
+
 # Live: a client waiting at the head is woken by the bridge's publication.
 sse 'live?limit=3' 10 >"$T/live.sse" &
 live_pid=$!
@@ -125,8 +164,11 @@ sse 'hist?limit=18' 5 -H "Last-Event-ID: $(cat "$T/id12")" | data_of >"$T/after-
 data_of <"$T/all.sse" | tail -n 18 >"$T/want-after-kill"
 ok "after the restart, Last-Event-ID resumes exactly (18 events, none lost or repeated)" cmp -s "$T/want-after-kill" "$T/after-kill"
 
-# The bridge goes away: health fails, open streams stay open; a stream without a ring is 503.
+# The bridge goes away: health fails, publishing fails with 503, open streams stay open; a stream
+# without a ring is 503.
 stop bridge TERM
+is "POST: 503 when Kafka is unreachable (after edge.publish_timeout)" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST -d late "$URL/streams/chat")" 503
 is "/healthz is 503 when the bridge is stopped" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 503
 sed 's/  - {name: tiny.*/&\n  - {name: ghost, topics: [ghost]}/' "$T/ringcast.yaml" >"$T/ghost.yaml"
 PORT2=$(free_port)
