@@ -43,15 +43,22 @@ static void usage(FILE *out)
                  "  -h, --help          this text\n");
 }
 
+static rc_edge_counters_t *counters;
+
 static pid_t spawn(const rc_config_t *cfg, int id)
 {
+    /* The gauges of a worker that died counted streams that are gone with it. */
+    for (size_t s = 0; s < cfg->n_streams; s++) {
+        counters[(size_t)id * cfg->n_streams + s].open_h1 = 0;
+        counters[(size_t)id * cfg->n_streams + s].open_h2 = 0;
+    }
     pid_t pid = fork();
     if (pid != 0) return pid;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    _exit(rc_edge_worker_run(cfg, id, &stop));
+    _exit(rc_edge_worker_run(cfg, id, counters, &stop));
 }
 
 int main(int argc, char **argv)
@@ -108,6 +115,7 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     int n = (int)cfg->edge.workers;
+    counters = rc_edge_counters_new((size_t)n, cfg->n_streams);
     pid_t pids[MAX_WORKERS] = {0};
     time_t last_start[MAX_WORKERS] = {0};
     for (int i = 0; i < n; i++) {

@@ -31,6 +31,7 @@ typedef struct st_pending_t {
     h2o_req_t *req;                 /* NULL once the client went away */
     struct st_pending_t **req_slot; /* in req's pool: cleared when the report comes first */
     const char *topic;
+    rc_edge_counters_t *ctr;
 } pending_t;
 
 struct st_rc_publisher_t {
@@ -40,7 +41,6 @@ struct st_rc_publisher_t {
     int efd;
     h2o_socket_t *efd_sock;
     char bootstrap[1024]; /* what rk was made with */
-    uint64_t ok, failed;
 };
 
 static void answer(h2o_req_t *req, int status, const char *reason, const char *type, const char *body, size_t len)
@@ -54,12 +54,12 @@ static void answer(h2o_req_t *req, int status, const char *reason, const char *t
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
-    rc_publisher_t *p = opaque;
+    (void)opaque;
     pending_t *pd = m->_private;
     if (m->err)
-        p->failed++;
+        RC_EDGE_COUNT(pd->ctr, pub_failed, 1);
     else
-        p->ok++;
+        RC_EDGE_COUNT(pd->ctr, pub_ok, 1);
     if (pd->req != NULL) {
         h2o_req_t *req = pd->req;
         *pd->req_slot = NULL; /* the request's dispose callback must not touch pd once it is freed */
@@ -202,14 +202,9 @@ void rc_publisher_free(rc_publisher_t *p)
     free(p);
 }
 
-void rc_publisher_counts(const rc_publisher_t *p, uint64_t *ok, uint64_t *failed)
+int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr)
 {
-    *ok = p->ok;
-    *failed = p->failed;
-}
-
-int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t *conf)
-{
+    RC_EDGE_COUNT(ctr, pub_rejected, 1); /* undone below once Kafka has the event */
     if (req->entity.len > conf->max_publish_bytes) {
         char body[128];
         int n = snprintf(body, sizeof(body), "event too large: at most %" PRIu64 " bytes\n", conf->max_publish_bytes);
@@ -244,8 +239,10 @@ int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t 
         answer(req, 503, "Service Unavailable", "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
         return 0;
     }
+    RC_EDGE_COUNT(ctr, pub_rejected, (uint64_t)-1);
     pending_t *pd = rc_malloc(sizeof(*pd));
     pd->req = req;
+    pd->ctr = ctr;
     pd->topic = conf->topics[0];
     pending_t **slot = h2o_mem_alloc_shared(&req->pool, sizeof(*slot), on_req_dispose);
     *slot = pd;
@@ -263,6 +260,7 @@ int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t 
         if (hdrs != NULL) rd_kafka_headers_destroy(hdrs); /* producev owns them only on success */
         *slot = NULL;
         free(pd);
+        RC_EDGE_COUNT(ctr, pub_failed, 1);
         char body[256];
         int n = snprintf(body, sizeof(body), "Kafka did not take the event: %s\n", rd_kafka_err2str(r));
         answer(req, 503, "Service Unavailable", "text/plain; charset=utf-8", body, (size_t)n);

@@ -7,6 +7,7 @@
 #include <h2o.h>
 
 #include "config.h"
+#include "edge.h"
 
 typedef struct st_rc_publisher_t rc_publisher_t;
 
@@ -16,9 +17,7 @@ rc_publisher_t *rc_publisher_new(const rc_config_t *cfg, h2o_loop_t *loop);
 /* Once a second: makes the producer, or a new one if the mock cluster's address changed. */
 void rc_publisher_check(rc_publisher_t *p);
 /* Handles a POST to a stream that allows publishing; always answers (now or on delivery). */
-int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t *conf);
-/* Delivery reports so far: acknowledged and failed. */
-void rc_publisher_counts(const rc_publisher_t *p, uint64_t *ok, uint64_t *failed);
+int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr);
 void rc_publisher_free(rc_publisher_t *p);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,6 +63,7 @@ typedef struct st_stream_t {
     h2o_linklist_t clients;
     h2o_linklist_t waiting; /* clients at the head, woken when the bridge publishes */
     uint64_t n_clients;
+    rc_edge_counters_t *ctr; /* this worker's slot for this stream */
 } stream_t;
 
 typedef struct st_client_t {
@@ -75,13 +77,14 @@ typedef struct st_client_t {
     uint64_t sent, deadline_ms, last_send_ms;
     chunk_t *chunk;  /* held while a send is in flight */
     h2o_iovec_t pre; /* retry hint, gap or reset events, sent before the next frames */
-    int inflight, finished, final_sent, waiting, deferred;
+    int inflight, finished, final_sent, waiting, deferred, h2;
     h2o_linklist_t link_all, link_wait, link_defer;
 } client_t;
 
 typedef struct st_worker_t {
     const rc_config_t *cfg;
     int id;
+    rc_edge_counters_t *counters; /* all workers' slots: [worker * n_streams + stream] */
     h2o_globalconf_t globalconf;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;  /* plain listeners: HTTP/1.1 and h2c */
@@ -233,6 +236,7 @@ static void pump(client_t *c)
             snprintf(json, sizeof(json), "{\"missed\":%" PRIu64 ",\"reason\":\"client too slow for the ring\"}",
                      old.seq > c->cur.seq ? old.seq - c->cur.seq : 0);
             add_event(c, "gap", json);
+            RC_EDGE_COUNT(st->ctr, gaps_lapped, 1);
             c->cur = old;
             continue;
         }
@@ -243,7 +247,7 @@ static void pump(client_t *c)
             break;
         }
         if (c->pre.len) iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
-        size_t off = 0, frames = 0;
+        size_t off = 0, frames = 0, bytes = 0;
         rc_record_t rec;
         while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
             c->cur.seq = rec.h.seq + 1;
@@ -256,6 +260,8 @@ static void pump(client_t *c)
             if (!wants(c, &rec)) continue;
             iov[n++] = h2o_iovec_init(rec.frame, rec.h.frame_len);
             frames++;
+            bytes += rec.h.frame_len;
+            if (rec.h.type == RC_REC_RESET) RC_EDGE_COUNT(st->ctr, resets, 1);
             if (rec.h.type == RC_REC_DATA && c->q->limit && ++c->sent >= c->q->limit) {
                 c->finished = 1;
                 break;
@@ -267,6 +273,8 @@ static void pump(client_t *c)
         else
             c->cur.pos = ch->start.pos + off;
         if (frames) {
+            RC_EDGE_COUNT(st->ctr, events, frames);
+            RC_EDGE_COUNT(st->ctr, bytes, bytes);
             c->chunk = ch;
         } else {
             chunk_release(ch);
@@ -331,6 +339,10 @@ static void client_free(client_t *c)
     if (c->deferred) h2o_linklist_unlink(&c->link_defer);
     h2o_linklist_unlink(&c->link_all);
     c->st->n_clients--;
+    if (c->h2)
+        RC_EDGE_COUNT(c->st->ctr, open_h2, (uint64_t)-1);
+    else
+        RC_EDGE_COUNT(c->st->ctr, open_h1, (uint64_t)-1);
     chunk_release(c->chunk);
     c->chunk = NULL;
 }
@@ -416,6 +428,7 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         memcpy(z, json.base, json.len);
         z[json.len] = '\0';
         add_event(c, "gap", z);
+        RC_EDGE_COUNT(st->ctr, gaps_evicted, 1);
     }
     return 0;
 }
@@ -453,7 +466,7 @@ static int accepts_event_stream(h2o_req_t *req)
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
-        return rc_publisher_post(W.publisher, req, st->conf);
+        return rc_publisher_post(W.publisher, req, st->conf, st->ctr);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         if (st->conf->publish) {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, POST"));
@@ -497,6 +510,7 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
             char json[200];
             snprintf(json, sizeof(json), "{\"reason\":\"%s\"}", why);
             add_event(c, "reset", json);
+            RC_EDGE_COUNT(st->ctr, resets, 1);
             c->skip_below = NULL;
         }
     }
@@ -508,6 +522,11 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     if (q->timeout_ms) c->deadline_ms = now_ms() + q->timeout_ms;
     h2o_linklist_insert(&st->clients, &c->link_all);
     st->n_clients++;
+    c->h2 = req->version >= 0x200;
+    if (c->h2)
+        RC_EDGE_COUNT(st->ctr, open_h2, 1);
+    else
+        RC_EDGE_COUNT(st->ctr, open_h1, 1);
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
@@ -608,6 +627,102 @@ static int serve_health(h2o_req_t *req)
     return 0;
 }
 
+rc_edge_counters_t *rc_edge_counters_new(size_t workers, size_t streams)
+{
+    size_t len = (workers ? workers : 1) * (streams ? streams : 1) * sizeof(rc_edge_counters_t);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        rc_error("edge", "shared counters: %s", strerror(errno));
+        abort();
+    }
+    return p;
+}
+
+static uint64_t sum(size_t s, size_t field)
+{
+    uint64_t v = 0;
+    for (int64_t w = 0; w < W.cfg->edge.workers; w++) {
+        const uint64_t *f = (const uint64_t *)((const char *)&W.counters[(size_t)w * W.n_streams + s] + field);
+        v += __atomic_load_n(f, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+/* Prometheus text format: every worker's counters summed, and the rings' own figures. */
+static int serve_metrics(h2o_req_t *req)
+{
+    static const struct {
+        const char *name, *type, *help, *labels;
+        size_t field;
+    } rows[] = {
+        {"ringcast_streams_open", "gauge", "SSE streams open now", "protocol=\"http1\"",
+         offsetof(rc_edge_counters_t, open_h1)},
+        {NULL, NULL, NULL, "protocol=\"h2\"", offsetof(rc_edge_counters_t, open_h2)},
+        {"ringcast_events_sent_total", "counter", "SSE events sent", "", offsetof(rc_edge_counters_t, events)},
+        {"ringcast_bytes_sent_total", "counter", "bytes of SSE events sent", "", offsetof(rc_edge_counters_t, bytes)},
+        {"ringcast_gaps_total", "counter", "event: gap sent", "reason=\"evicted\"",
+         offsetof(rc_edge_counters_t, gaps_evicted)},
+        {NULL, NULL, NULL, "reason=\"lapped\"", offsetof(rc_edge_counters_t, gaps_lapped)},
+        {"ringcast_resets_total", "counter", "event: reset sent", "", offsetof(rc_edge_counters_t, resets)},
+        {"ringcast_publish_total", "counter", "POST requests by result", "result=\"ok\"",
+         offsetof(rc_edge_counters_t, pub_ok)},
+        {NULL, NULL, NULL, "result=\"kafka_failed\"", offsetof(rc_edge_counters_t, pub_failed)},
+        {NULL, NULL, NULL, "result=\"rejected\"", offsetof(rc_edge_counters_t, pub_rejected)},
+    };
+    h2o_iovec_t body = h2o_iovec_init(NULL, 0);
+    char line[512];
+    int k;
+    for (size_t r = 0; r < RC_ARRAY_SIZE(rows); r++) {
+        const char *name = rows[r].name;
+        for (size_t b = r; name == NULL; b--) name = rows[b].name;
+        if (rows[r].name != NULL) {
+            k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, rows[r].help, name, rows[r].type);
+            body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
+        }
+        for (size_t s = 0; s < W.n_streams; s++) {
+            k = snprintf(line, sizeof(line), "%s{stream=\"%s\"%s%s} %" PRIu64 "\n", name, W.streams[s].conf->name,
+                         rows[r].labels[0] ? "," : "", rows[r].labels, sum(s, rows[r].field));
+            body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
+        }
+    }
+    /* The rings' own figures, as this worker sees them. */
+    uint64_t now = rc_now_mono_ns();
+    h2o_iovec_t rec = h2o_iovec_init(H2O_STRLIT("# HELP ringcast_ring_records records kept in the stream's ring\n"
+                                                "# TYPE ringcast_ring_records gauge\n"));
+    h2o_iovec_t up = h2o_iovec_init(H2O_STRLIT("# HELP ringcast_bridge_up 1 if the stream's bridge streams with a "
+                                               "fresh heartbeat\n# TYPE ringcast_bridge_up gauge\n"));
+    h2o_iovec_t skip =
+        h2o_iovec_init(H2O_STRLIT("# HELP ringcast_ring_skipped_total Kafka records the bridge did not "
+                                  "store (not UTF-8, too large)\n# TYPE ringcast_ring_skipped_total counter\n"));
+    for (size_t s = 0; s < W.n_streams; s++) {
+        stream_t *st = &W.streams[s];
+        rc_cursor_t head = {0, 0}, old = {0, 0};
+        int is_up = 0;
+        uint64_t skipped = 0;
+        if (st->ring != NULL) {
+            rc_ring_head(st->ring, &head);
+            if (rc_ring_oldest(st->ring, &old) != 0) old = head;
+            uint64_t hb = rc_ring_heartbeat_ns(st->ring);
+            is_up = rc_ring_state(st->ring) == RC_STATE_STREAMING && hb && now >= hb && now - hb < HEALTHY_HB_NS;
+            skipped = rc_ring_counter(st->ring, RC_CTR_SKIPPED);
+        }
+        const char *nm = st->conf->name;
+        k = snprintf(line, sizeof(line), "ringcast_ring_records{stream=\"%s\"} %" PRIu64 "\n", nm, head.seq - old.seq);
+        rec = h2o_concat(&req->pool, rec, h2o_iovec_init(line, (size_t)k));
+        k = snprintf(line, sizeof(line), "ringcast_bridge_up{stream=\"%s\"} %d\n", nm, is_up);
+        up = h2o_concat(&req->pool, up, h2o_iovec_init(line, (size_t)k));
+        k = snprintf(line, sizeof(line), "ringcast_ring_skipped_total{stream=\"%s\"} %" PRIu64 "\n", nm, skipped);
+        skip = h2o_concat(&req->pool, skip, h2o_iovec_init(line, (size_t)k));
+    }
+    body = h2o_concat(&req->pool, body, rec, up, skip);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("text/plain; version=0.0.4"));
+    h2o_send_inline(req, body.base, body.len);
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -620,6 +735,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return serve_stream(req, st);
     }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"))) return serve_health(req);
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"))) return serve_metrics(req);
     return -1; /* static files, if configured, or h2o's 404 */
 }
 
@@ -825,6 +941,7 @@ static void setup_streams(void)
                 st->topics[b - 1] = x;
             }
         st->fp = rc_eventid_fingerprint(st->topics, st->n_topics);
+        st->ctr = &W.counters[(size_t)W.id * W.n_streams + i];
         h2o_linklist_init_anchor(&st->clients);
         h2o_linklist_init_anchor(&st->waiting);
     }
@@ -837,11 +954,12 @@ static int streams_open(void)
     return n > 0;
 }
 
-int rc_edge_worker_run(const rc_config_t *cfg, int id, volatile sig_atomic_t *stop)
+int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, volatile sig_atomic_t *stop)
 {
     memset(&W, 0, sizeof(W));
     W.cfg = cfg;
     W.id = id;
+    W.counters = counters;
     W.efd = -1;
     /* A worker holds one descriptor per connection: take the hard limit it is allowed. */
     struct rlimit rl;

@@ -151,6 +151,19 @@ is "400 with the reason for a bad query" "$(curl -s -w ' %{http_code}' "$URL/str
 ok "/streams lists every stream with its ring figures" sh -c "curl -s '$URL/streams' | grep -q '\"name\":\"live\",\"available\":true'"
 is "/healthz is 200 while the bridge streams" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200
 
+# /metrics: Prometheus text, every worker's counters summed.
+metric() { curl -s "$URL/metrics" | sed -n "s/^$1 //p"; }
+curl -sN --max-time 3 --http2-prior-knowledge "$URL/streams/live" >/dev/null &
+open_pid=$!
+sleep 0.5
+is "/metrics: an open h2c stream is counted by protocol" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 1
+wait $open_pid
+ok "/metrics: events sent are counted" test "$(metric 'ringcast_events_sent_total{stream="hist"}')" -gt 100
+ok "/metrics: acknowledged publishes are counted" test "$(metric 'ringcast_publish_total{stream="chat",result="ok"}')" -ge 3
+is "/metrics: the bridge is up" "$(metric 'ringcast_bridge_up{stream="hist"}')" 1
+is "/metrics: gaps by reason" "$(metric 'ringcast_gaps_total{stream="tiny",reason="evicted"}')" 1
+is "/metrics: the streams ended, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 0
+
 # h2load: finite streams over h2c, many per connection.
 h2load -n 200 -c 4 -m 10 "$URL/streams/hist?limit=30" >"$T/h2load.out" 2>&1
 ok "h2load: 200 finite streams over h2c, all succeeded" grep -q "requests: 200 total, 200 started, 200 done, 200 succeeded" "$T/h2load.out"
