@@ -89,13 +89,15 @@ static uint64_t now_ms(void)
 
 static void set_state(rc_bridge_t *b, rc_ring_state_t st, const char *why)
 {
-    if (b->state == st) return;
+    if (b->state == st)
+        return;
     b->state = st;
     if (st == RC_STATE_KAFKA_UNREACHABLE)
         rc_warn("kafka", "state: %s (%s)", rc_ring_state_str(st), why);
     else
         rc_info("kafka", "state: %s%s%s", rc_ring_state_str(st), why ? " " : "", why ? why : "");
-    for (size_t i = 0; i < b->n_streams; i++) rc_ring_set_state(b->streams[i].ring, st);
+    for (size_t i = 0; i < b->n_streams; i++)
+        rc_ring_set_state(b->streams[i].ring, st);
 }
 
 /* --- librdkafka callbacks ---------------------------------------------------------------------- */
@@ -106,8 +108,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     rc_log_level_t l = level <= 3 ? RC_LOG_ERROR : level == 4 ? RC_LOG_WARN : level <= 6 ? RC_LOG_INFO : RC_LOG_DEBUG;
     /* Brokers too old for allow.auto.create.topics (the mock cluster among them) say so on every
      * metadata request; the bridge never asks for a topic to be created anyway. */
-    if (strcmp(fac, "AUTOCREATE") == 0) l = RC_LOG_DEBUG;
-    if (rc_log_enabled(l)) rc_log(l, "rdkafka", "%s: %s", fac, buf);
+    if (strcmp(fac, "AUTOCREATE") == 0)
+        l = RC_LOG_DEBUG;
+    if (rc_log_enabled(l))
+        rc_log(l, "rdkafka", "%s: %s", fac, buf);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -130,7 +134,8 @@ static int cmp_str(const void *a, const void *b)
 static topic_t *topic_named(rc_bridge_t *b, const char *name)
 {
     for (size_t i = 0; i < b->n_topics; i++)
-        if (strcmp(b->topics[i].name, name) == 0) return &b->topics[i];
+        if (strcmp(b->topics[i].name, name) == 0)
+            return &b->topics[i];
     return NULL;
 }
 
@@ -147,7 +152,8 @@ static int open_rings(rc_bridge_t *b, char *err, size_t errlen)
             return -1;
         }
         s->n_topics = (uint32_t)s->conf->n_topics;
-        for (uint32_t t = 0; t < s->n_topics; t++) s->topics[t] = s->conf->topics[t];
+        for (uint32_t t = 0; t < s->n_topics; t++)
+            s->topics[t] = s->conf->topics[t];
         qsort(s->topics, s->n_topics, sizeof(s->topics[0]), cmp_str);
         s->fp = rc_eventid_fingerprint(s->topics, s->n_topics);
         s->cut.n_topics = s->n_topics;
@@ -170,7 +176,8 @@ static int open_rings(rc_bridge_t *b, char *err, size_t errlen)
         else
             rc_info("ring", "%s: created (%" PRIu64 " bytes)", s->conf->name, rc_ring_capacity(s->ring));
         size_t need = rc_ring_max_record(s->ring);
-        if (need > b->frame_cap) b->frame_cap = need;
+        if (need > b->frame_cap)
+            b->frame_cap = need;
         /* Every topic once in b->topics, with the streams that read it. */
         for (uint32_t t = 0; t < s->n_topics; t++) {
             topic_t *tp = topic_named(b, s->topics[t]);
@@ -194,7 +201,8 @@ static int write_file_atomic(const char *path, const char *s)
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
     FILE *f = fopen(tmp, "w");
-    if (f == NULL) return -1;
+    if (f == NULL)
+        return -1;
     int ok = fputs(s, f) >= 0 && fputc('\n', f) != EOF;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
@@ -267,11 +275,14 @@ static int start_consumer(rc_bridge_t *b, const char *bootstrap, char *err, size
         {"client.id", "ringcast-bridge"},
     };
     for (size_t i = 0; i < RC_ARRAY_SIZE(defaults); i++)
-        if (conf_set(conf, defaults[i][0], defaults[i][1], err, errlen) != 0) goto fail;
+        if (conf_set(conf, defaults[i][0], defaults[i][1], err, errlen) != 0)
+            goto fail;
     /* A real broker must not create a topic because the bridge asked for its metadata; the mock
      * cluster does not know this setting (and has every topic already). */
-    if (b->mock == NULL && conf_set(conf, "allow.auto.create.topics", "false", err, errlen) != 0) goto fail;
-    if (conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) != 0) goto fail;
+    if (b->mock == NULL && conf_set(conf, "allow.auto.create.topics", "false", err, errlen) != 0)
+        goto fail;
+    if (conf_set(conf, "bootstrap.servers", bootstrap, err, errlen) != 0)
+        goto fail;
     for (size_t i = 0; i < b->cfg->kafka.n_properties; i++)
         if (conf_set(conf, b->cfg->kafka.properties[i].key, b->cfg->kafka.properties[i].value, err, errlen) != 0)
             goto fail;
@@ -289,7 +300,8 @@ static int start_consumer(rc_bridge_t *b, const char *bootstrap, char *err, size
     b->queue_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     static const uint64_t one = 1;
     rd_kafka_queue_io_event_enable(b->queue, b->queue_fd, &one, sizeof(one));
-    for (size_t i = 0; i < b->n_topics; i++) b->topics[i].rkt = rd_kafka_topic_new(b->rk, b->topics[i].name, NULL);
+    for (size_t i = 0; i < b->n_topics; i++)
+        b->topics[i].rkt = rd_kafka_topic_new(b->rk, b->topics[i].name, NULL);
     return 0;
 fail:
     rd_kafka_conf_destroy(conf);
@@ -302,7 +314,8 @@ rc_bridge_t *rc_bridge_new(const rc_config_t *cfg, char *err, size_t errlen)
     b->cfg = cfg;
     b->queue_fd = -1;
     b->state = RC_STATE_STARTING;
-    if (open_rings(b, err, errlen) != 0) goto fail;
+    if (open_rings(b, err, errlen) != 0)
+        goto fail;
     char path[4096], e[512];
     snprintf(path, sizeof(path), "%s/bridge.sock", cfg->ring.dir);
     if ((b->wake = rc_wake_server_open(path, e, sizeof(e))) == NULL) {
@@ -311,11 +324,13 @@ rc_bridge_t *rc_bridge_new(const rc_config_t *cfg, char *err, size_t errlen)
     }
     char bootstrap[1024];
     if (strcmp(cfg->kafka.brokers, "mock") == 0) {
-        if (start_mock(b, bootstrap, sizeof(bootstrap), err, errlen) != 0) goto fail;
+        if (start_mock(b, bootstrap, sizeof(bootstrap), err, errlen) != 0)
+            goto fail;
     } else {
         snprintf(bootstrap, sizeof(bootstrap), "%s", cfg->kafka.brokers);
     }
-    if (start_consumer(b, bootstrap, err, errlen) != 0) goto fail;
+    if (start_consumer(b, bootstrap, err, errlen) != 0)
+        goto fail;
     set_state(b, RC_STATE_CONNECTING, NULL);
     return b;
 fail:
@@ -343,8 +358,10 @@ static void relayout_cut(stream_t *s)
 static int64_t initial_offset(const stream_t *s, int64_t lo, int64_t hi)
 {
     const char *init = s->conf->initial;
-    if (strcmp(init, "earliest") == 0) return lo;
-    if (strcmp(init, "latest") == 0) return hi;
+    if (strcmp(init, "earliest") == 0)
+        return lo;
+    if (strcmp(init, "latest") == 0)
+        return hi;
     uint64_t back = strtoull(init, NULL, 10); /* the config checked: digits only */
     return (uint64_t)(hi - lo) > back ? hi - (int64_t)back : lo;
 }
@@ -383,7 +400,8 @@ static int64_t prepare_partition(rc_bridge_t *b, topic_t *tp, int32_t p)
         }
         if (p >= s->n_parts[t]) {
             s->lane_of[t] = rc_realloc(s->lane_of[t], (size_t)(p + 1) * sizeof(int));
-            for (int32_t q = s->n_parts[t]; q <= p; q++) s->lane_of[t][q] = -1;
+            for (int32_t q = s->n_parts[t]; q <= p; q++)
+                s->lane_of[t][q] = -1;
             s->n_parts[t] = p + 1;
         }
         s->lane_of[t][p] = lane;
@@ -417,16 +435,19 @@ static void refresh(rc_bridge_t *b)
             rd_kafka_metadata_destroy(md);
             continue;
         }
-        if (tp->missing_logged) rc_info("kafka", "topic %s: found, %d partitions", tp->name, mt->partition_cnt);
+        if (tp->missing_logged)
+            rc_info("kafka", "topic %s: found, %d partitions", tp->name, mt->partition_cnt);
         tp->missing_logged = 0;
         int32_t n = mt->partition_cnt;
         rd_kafka_metadata_destroy(md);
-        if (n <= tp->n_parts) continue;
+        if (n <= tp->n_parts)
+            continue;
         rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n - tp->n_parts);
         int32_t p;
         for (p = tp->n_parts; p < n; p++) {
             int64_t start = prepare_partition(b, tp, p);
-            if (start < 0) break; /* partitions are assigned in order; the rest waits for the next refresh */
+            if (start < 0)
+                break; /* partitions are assigned in order; the rest waits for the next refresh */
             rd_kafka_topic_partition_list_add(list, tp->name, p)->offset = start;
         }
         if (list->cnt > 0) {
@@ -436,19 +457,22 @@ static void refresh(rc_bridge_t *b)
                 rd_kafka_error_destroy(e);
                 p = tp->n_parts; /* try again next time */
             } else {
-                if (tp->n_parts > 0) rc_info("kafka", "topic %s: %d new partitions", tp->name, p - tp->n_parts);
+                if (tp->n_parts > 0)
+                    rc_info("kafka", "topic %s: %d new partitions", tp->name, p - tp->n_parts);
                 tp->n_parts = p;
             }
         }
         rd_kafka_topic_partition_list_destroy(list);
-        if (tp->n_parts < n) complete = 0;
+        if (tp->n_parts < n)
+            complete = 0;
         for (size_t u = 0; u < tp->n_uses; u++) {
             stream_t *s = &b->streams[tp->uses[u].stream];
             relayout_cut(s);
             rc_ring_publish(s->ring); /* lane starts are visible to edges before any record */
         }
     }
-    if (reachable) set_state(b, RC_STATE_STREAMING, NULL);
+    if (reachable)
+        set_state(b, RC_STATE_STREAMING, NULL);
     b->complete = complete;
 }
 
@@ -469,7 +493,8 @@ static long encode_frame(rc_bridge_t *b, stream_t *s, const char *event, size_t 
 {
     char id[RC_EVENTID_MAX];
     long id_len = rc_eventid_encode(id, sizeof(id), s->fp, &s->cut);
-    if (id_len < 0) return -1;
+    if (id_len < 0)
+        return -1;
     return rc_sse_encode(b->frame, b->frame_cap, id, (size_t)id_len, event, event_len, data, data_len);
 }
 
@@ -576,7 +601,8 @@ static void reset_partition(rc_bridge_t *b, const rd_kafka_message_t *m)
     for (size_t u = 0; u < tp->n_uses; u++) {
         stream_t *s = &b->streams[tp->uses[u].stream];
         uint32_t t = tp->uses[u].topic;
-        if (m->partition >= s->n_parts[t] || s->lane_of[t][m->partition] < 0) continue;
+        if (m->partition >= s->n_parts[t] || s->lane_of[t][m->partition] < 0)
+            continue;
         int lane = s->lane_of[t][m->partition];
         char data[512];
         int n = snprintf(data, sizeof(data),
@@ -602,7 +628,8 @@ static void reset_partition(rc_bridge_t *b, const rd_kafka_message_t *m)
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, name, m->partition)->offset = lo;
     rd_kafka_error_t *e = rd_kafka_incremental_unassign(b->rk, list);
-    if (e == NULL) e = rd_kafka_incremental_assign(b->rk, list);
+    if (e == NULL)
+        e = rd_kafka_incremental_assign(b->rk, list);
     if (e != NULL) {
         rc_error("kafka", "%s[%d]: reassign at %" PRId64 ": %s", name, m->partition, lo, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
@@ -615,10 +642,12 @@ static void reset_partition(rc_bridge_t *b, const rd_kafka_message_t *m)
 static void handle_error(rc_bridge_t *b, const rd_kafka_message_t *m)
 {
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-        if (m->rkt != NULL) reset_partition(b, m);
+        if (m->rkt != NULL)
+            reset_partition(b, m);
         return;
     }
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        return;
     rc_warn("kafka", "%s%s%s", m->rkt ? rd_kafka_topic_name(m->rkt) : "", m->rkt ? ": " : "",
             rd_kafka_message_errstr(m));
 }
@@ -634,7 +663,8 @@ static void publish(rc_bridge_t *b)
             any = 1;
         }
     }
-    if (any) rc_wake_server_notify(b->wake);
+    if (any)
+        rc_wake_server_notify(b->wake);
 }
 
 /* Consumes what librdkafka has queued, batch by batch, without waiting. */
@@ -658,7 +688,8 @@ static void consume(rc_bridge_t *b)
                             ingest(b, s, s->lane_of[t][m->partition], m, tp->name);
                     }
                 }
-                if (b->state != RC_STATE_STREAMING) set_state(b, RC_STATE_STREAMING, NULL);
+                if (b->state != RC_STATE_STREAMING)
+                    set_state(b, RC_STATE_STREAMING, NULL);
             }
             rd_kafka_message_destroy(m);
         }
@@ -674,7 +705,8 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
     while (!*stop) {
         uint64_t now = now_ms();
         if (now >= next_tick) {
-            for (size_t i = 0; i < b->n_streams; i++) rc_ring_heartbeat(b->streams[i].ring);
+            for (size_t i = 0; i < b->n_streams; i++)
+                rc_ring_heartbeat(b->streams[i].ring);
             rc_wake_server_service(b->wake);
             next_tick = now + TICK_MS;
         }
@@ -685,7 +717,8 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
         }
         consume(b);
         uint64_t wait = (next_tick < b->next_refresh_ms ? next_tick : b->next_refresh_ms) - now;
-        if (wait > TICK_MS) wait = TICK_MS;
+        if (wait > TICK_MS)
+            wait = TICK_MS;
         struct pollfd fds[2] = {{.fd = b->queue_fd, .events = POLLIN},
                                 {.fd = rc_wake_server_fd(b->wake), .events = POLLIN}};
         struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)wait * 1000000L};
@@ -697,7 +730,8 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
             ssize_t rd = read(b->queue_fd, &v, sizeof(v));
             (void)rd;
         }
-        if (r > 0 && (fds[1].revents & POLLIN)) rc_wake_server_service(b->wake);
+        if (r > 0 && (fds[1].revents & POLLIN))
+            rc_wake_server_service(b->wake);
     }
     rc_info("bridge", "stopping");
     consume(b);
@@ -706,24 +740,32 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
 
 void rc_bridge_free(rc_bridge_t *b)
 {
-    if (b == NULL) return;
+    if (b == NULL)
+        return;
     if (b->rk != NULL) {
         rd_kafka_queue_io_event_enable(b->queue, -1, NULL, 0);
         for (size_t i = 0; i < b->n_topics; i++)
-            if (b->topics[i].rkt) rd_kafka_topic_destroy(b->topics[i].rkt);
+            if (b->topics[i].rkt)
+                rd_kafka_topic_destroy(b->topics[i].rkt);
         rd_kafka_queue_destroy(b->queue);
         rd_kafka_consumer_close(b->rk);
         rd_kafka_destroy(b->rk);
     }
-    if (b->queue_fd >= 0) close(b->queue_fd);
+    if (b->queue_fd >= 0)
+        close(b->queue_fd);
     for (size_t i = 0; i < b->n_streams; i++) {
         stream_t *s = &b->streams[i];
-        if (s->ring != NULL) rc_ring_close(s->ring); /* publishes, marks the ring stopped */
-        for (uint32_t t = 0; t < s->n_topics; t++) free(s->lane_of[t]);
+        if (s->ring != NULL)
+            rc_ring_close(s->ring); /* publishes, marks the ring stopped */
+        for (uint32_t t = 0; t < s->n_topics; t++)
+            free(s->lane_of[t]);
     }
-    if (b->mock != NULL) rd_kafka_mock_cluster_destroy(b->mock);
-    if (b->mock_rk != NULL) rd_kafka_destroy(b->mock_rk);
-    if (b->bootstrap_file[0] != '\0') unlink(b->bootstrap_file); /* the mock cluster it named is gone */
+    if (b->mock != NULL)
+        rd_kafka_mock_cluster_destroy(b->mock);
+    if (b->mock_rk != NULL)
+        rd_kafka_destroy(b->mock_rk);
+    if (b->bootstrap_file[0] != '\0')
+        unlink(b->bootstrap_file); /* the mock cluster it named is gone */
     rc_wake_server_close(b->wake);
     for (size_t i = 0; i < b->n_topics; i++) {
         free(b->topics[i].name);

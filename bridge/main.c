@@ -59,9 +59,11 @@ int main(int argc, char **argv)
     }
     rc_errors_t errs = {0};
     rc_config_t *cfg = rc_config_load(path, &errs);
-    for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
     rc_errors_free(&errs);
-    if (cfg == NULL) return 1;
+    if (cfg == NULL)
+        return 1;
     if (check) {
         printf("%s: ok\n", path);
         rc_config_free(cfg);

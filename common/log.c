@@ -58,10 +58,12 @@ static const char *level_word(rc_log_level_t level)
 
 void rc_log(rc_log_level_t level, const char *comp, const char *fmt, ...)
 {
-    if (!rc_log_enabled(level)) return;
+    if (!rc_log_enabled(level))
+        return;
     char line[2048];
     int n = 0;
-    if (log_prefix_priority) n = snprintf(line, sizeof(line), "<%d>", (int)level);
+    if (log_prefix_priority)
+        n = snprintf(line, sizeof(line), "<%d>", (int)level);
     n += snprintf(line + n, sizeof(line) - n, "%s[%d]: %s %s: ", log_prog, (int)getpid(), level_word(level), comp);
     va_list ap;
     va_start(ap, fmt);
@@ -70,7 +72,8 @@ void rc_log(rc_log_level_t level, const char *comp, const char *fmt, ...)
     /* A message longer than the line buffer is cut, not split: one message, one line. */
     n = (m < 0 || (size_t)(n + m) >= sizeof(line) - 1) ? (int)sizeof(line) - 2 : n + m;
     for (int i = 0; i < n; i++)
-        if (line[i] == '\n') line[i] = ' ';
+        if (line[i] == '\n')
+            line[i] = ' ';
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, (size_t)n);
     (void)w; /* Nothing sensible to do when stderr itself is gone. */

@@ -29,7 +29,8 @@ void rc_log(rc_log_level_t level, const char *comp, const char *fmt, ...) __attr
 #define rc_info(comp, ...)  rc_log(RC_LOG_INFO, comp, __VA_ARGS__)
 #define rc_debug(comp, ...)                                                                                            \
     do {                                                                                                               \
-        if (rc_log_enabled(RC_LOG_DEBUG)) rc_log(RC_LOG_DEBUG, comp, __VA_ARGS__);                                     \
+        if (rc_log_enabled(RC_LOG_DEBUG))                                                                              \
+            rc_log(RC_LOG_DEBUG, comp, __VA_ARGS__);                                                                   \
     } while (0)
 
 #endif

@@ -157,7 +157,8 @@ struct st_rc_ring_t {
 static void fmt_err(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fmt_err(char *err, size_t len, const char *fmt, ...)
 {
-    if (err == NULL || len == 0) return;
+    if (err == NULL || len == 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, len, fmt, ap);
@@ -169,7 +170,8 @@ static uint64_t ident_hash(const void *hdr)
 {
     const uint8_t *p = hdr;
     uint64_t x = 0xcbf29ce484222325ull;
-    for (int i = 0; i < CACHE_LINE; i++) x = (x ^ p[i]) * 0x100000001b3ull;
+    for (int i = 0; i < CACHE_LINE; i++)
+        x = (x ^ p[i]) * 0x100000001b3ull;
     return x;
 }
 
@@ -181,7 +183,8 @@ static int is_pow2(uint64_t x)
 static uint64_t pow2_ceil(uint64_t x)
 {
     uint64_t p = 1;
-    while (p < x) p <<= 1;
+    while (p < x)
+        p <<= 1;
     return p;
 }
 
@@ -221,16 +224,20 @@ static void copy_to_shared(uint8_t *dst, const void *src, uint64_t n)
 
 void rc_ring_geometry_defaults(rc_ring_geom_t *g)
 {
-    if (g->capacity < RC_RING_MIN_CAPACITY) g->capacity = g->capacity == 0 ? 64u << 20 : RC_RING_MIN_CAPACITY;
+    if (g->capacity < RC_RING_MIN_CAPACITY)
+        g->capacity = g->capacity == 0 ? 64u << 20 : RC_RING_MIN_CAPACITY;
     g->capacity = pow2_ceil(g->capacity);
     if (g->index_slots == 0) {
         uint64_t slots = g->capacity / BYTES_PER_SLOT;
         g->index_slots = (uint32_t)(slots < 64 ? 64 : slots > (1u << 30) ? (1u << 30) : slots);
     }
     g->index_slots = (uint32_t)pow2_ceil(g->index_slots);
-    if (g->max_lanes == 0) g->max_lanes = DEFAULT_LANES;
-    if (g->max_lanes > UINT16_MAX) g->max_lanes = UINT16_MAX;
-    if (g->ckpt_interval == 0) g->ckpt_interval = RC_RING_DEFAULT_CKPT;
+    if (g->max_lanes == 0)
+        g->max_lanes = DEFAULT_LANES;
+    if (g->max_lanes > UINT16_MAX)
+        g->max_lanes = UINT16_MAX;
+    if (g->ckpt_interval == 0)
+        g->ckpt_interval = RC_RING_DEFAULT_CKPT;
 }
 
 typedef struct {
@@ -357,7 +364,8 @@ int rc_ring_open_reader(rc_ring_t **out, const char *path, char *err, size_t err
 
 void rc_ring_close(rc_ring_t *r)
 {
-    if (r == NULL) return;
+    if (r == NULL)
+        return;
     if (r->writer) {
         rc_ring_publish(r);
         STORE_RLX(&r->h->state, (uint32_t)RC_STATE_STOPPED);
@@ -366,9 +374,12 @@ void rc_ring_close(rc_ring_t *r)
         free(r->dirty_prev_list);
         free(r->scratch);
     }
-    if (r->mapped) munmap((void *)r->base, r->len);
-    if (r->fd >= 0) close(r->fd);
-    if (r->lock_fd >= 0) close(r->lock_fd); /* releases the writer's flock */
+    if (r->mapped)
+        munmap((void *)r->base, r->len);
+    if (r->fd >= 0)
+        close(r->fd);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* releases the writer's flock */
     free(r);
 }
 
@@ -391,7 +402,8 @@ static int snapshot(const rc_ring_t *r, int64_t lane, rc_cursor_t *head, lane_st
             ls->records = LOAD_RLX(&s->records);
         }
         FENCE_ACQ(); /* R-H2: pairs with W-H1; a slot write we saw makes the newer head_gen visible */
-        if (LOAD_RLX(&h->head_gen) == g) return 0;
+        if (LOAD_RLX(&h->head_gen) == g)
+            return 0;
     }
     return -1;
 }
@@ -404,7 +416,8 @@ int rc_ring_head(const rc_ring_t *r, rc_cursor_t *head)
 /* Copies and checks the header of the record at pos; head bounds what may be read. */
 static rc_read_t read_hdr_at(const rc_ring_t *r, uint64_t pos, uint64_t head, rc_rec_hdr_t *out)
 {
-    if ((pos & 7) != 0 || pos >= head || head - pos > r->cap) return RC_READ_CORRUPT;
+    if ((pos & 7) != 0 || pos >= head || head - pos > r->cap)
+        return RC_READ_CORRUPT;
     if (LOAD_ACQ(&r->h->tail_pos) > pos) /* R-T0: cheap early answer; R-T below is the real check */
         return RC_READ_LAPPED;
     uint64_t off = pos & r->mask;
@@ -412,11 +425,15 @@ static rc_read_t read_hdr_at(const rc_ring_t *r, uint64_t pos, uint64_t head, rc
     memset(out, 0, sizeof(*out));
     copy_from_shared(out, r->data + off, n);
     FENCE_ACQ(); /* R-T: pairs with W-T */
-    if (LOAD_RLX(&r->h->tail_pos) > pos) return RC_READ_LAPPED;
+    if (LOAD_RLX(&r->h->tail_pos) > pos)
+        return RC_READ_LAPPED;
     uint64_t alen = RC_RING_ALIGN((uint64_t)out->len);
-    if (out->len < 8 || alen > r->cap - off || alen > head - pos) return RC_READ_CORRUPT;
-    if (out->type == RC_REC_PAD) return off + alen == r->cap ? RC_READ_OK : RC_READ_CORRUPT;
-    if (out->type != RC_REC_DATA && out->type != RC_REC_RESET) return RC_READ_CORRUPT;
+    if (out->len < 8 || alen > r->cap - off || alen > head - pos)
+        return RC_READ_CORRUPT;
+    if (out->type == RC_REC_PAD)
+        return off + alen == r->cap ? RC_READ_OK : RC_READ_CORRUPT;
+    if (out->type != RC_REC_DATA && out->type != RC_REC_RESET)
+        return RC_READ_CORRUPT;
     if (n < RC_REC_HDR_SIZE || out->len < RC_REC_HDR_SIZE || out->lane >= r->max_lanes ||
         (uint64_t)RC_REC_HDR_SIZE + out->key_len + out->event_len + out->frame_len != out->len)
         return RC_READ_CORRUPT;
@@ -427,9 +444,11 @@ int rc_ring_oldest(const rc_ring_t *r, rc_cursor_t *c)
 {
     for (int i = 0; i < SNAP_TRIES; i++) {
         rc_cursor_t head;
-        if (snapshot(r, -1, &head, NULL) != 0) return -1;
+        if (snapshot(r, -1, &head, NULL) != 0)
+            return -1;
         uint64_t pos = LOAD_ACQ(&r->h->tail_pos);
-        if (pos > head.pos) continue;          /* the tail moved past our snapshot: take a newer one */
+        if (pos > head.pos)
+            continue;                          /* the tail moved past our snapshot: take a newer one */
         for (int hops = 0; hops < 2; hops++) { /* at most one PAD before the oldest record */
             if (pos == head.pos) {
                 *c = head;
@@ -437,8 +456,10 @@ int rc_ring_oldest(const rc_ring_t *r, rc_cursor_t *c)
             }
             rc_rec_hdr_t hd;
             rc_read_t rr = read_hdr_at(r, pos, head.pos, &hd);
-            if (rr == RC_READ_LAPPED) break;
-            if (rr != RC_READ_OK) return -1;
+            if (rr == RC_READ_LAPPED)
+                break;
+            if (rr != RC_READ_OK)
+                return -1;
             if (hd.type != RC_REC_PAD) {
                 c->pos = pos;
                 c->seq = hd.seq;
@@ -459,7 +480,8 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
     if (snapshot(r, -1, &head, NULL) != 0)
         return RC_READ_EMPTY; /* the writer is publishing very fast; the caller simply tries again */
     uint64_t pos = c->pos;
-    if (pos == head.pos) return RC_READ_EMPTY;
+    if (pos == head.pos)
+        return RC_READ_EMPTY;
     if (LOAD_ACQ(&r->h->tail_pos) > pos) /* R-T0 */
         return RC_READ_LAPPED;
     if ((pos & 7) != 0 || pos > head.pos || head.pos - pos > r->cap || ((uintptr_t)buf & 7) != 0)
@@ -467,11 +489,14 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
 
     uint64_t off = pos & r->mask;
     uint64_t n = head.pos - pos;
-    if (n > r->cap - off) n = r->cap - off;
-    if (n > (buflen & ~(size_t)7)) n = buflen & ~(size_t)7;
+    if (n > r->cap - off)
+        n = r->cap - off;
+    if (n > (buflen & ~(size_t)7))
+        n = buflen & ~(size_t)7;
     copy_from_shared(buf, r->data + off, n);
     FENCE_ACQ(); /* R-T: pairs with W-T; a byte the writer overwrote makes its newer tail visible */
-    if (LOAD_RLX(&r->h->tail_pos) > pos) return RC_READ_LAPPED;
+    if (LOAD_RLX(&r->h->tail_pos) > pos)
+        return RC_READ_LAPPED;
 
     /* The copy is ours now: validate it without touching shared memory again. */
     const uint8_t *b = buf;
@@ -481,14 +506,18 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
         uint64_t roff = off + used;
         memcpy(&hd, b + used, 8);
         uint64_t alen = RC_RING_ALIGN((uint64_t)hd.len);
-        if (hd.len < 8 || alen > r->cap - roff) return RC_READ_CORRUPT;
+        if (hd.len < 8 || alen > r->cap - roff)
+            return RC_READ_CORRUPT;
         if (alen > n - used) {
-            if (used > 0) break; /* a whole record that did not fit this time: the next read starts with it */
-            if (pos + alen <= head.pos && n == (buflen & ~(size_t)7)) return RC_READ_TOOBIG;
+            if (used > 0)
+                break; /* a whole record that did not fit this time: the next read starts with it */
+            if (pos + alen <= head.pos && n == (buflen & ~(size_t)7))
+                return RC_READ_TOOBIG;
             return RC_READ_CORRUPT; /* the record claims to run past the head or the wrap */
         }
         if (hd.type == RC_REC_PAD) {
-            if (roff + alen != r->cap) return RC_READ_CORRUPT;
+            if (roff + alen != r->cap)
+                return RC_READ_CORRUPT;
             used += alen;
             continue;
         }
@@ -496,7 +525,8 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
         if ((hd.type != RC_REC_DATA && hd.type != RC_REC_RESET) || hd.len < RC_REC_HDR_SIZE ||
             hd.lane >= r->max_lanes || (uint64_t)RC_REC_HDR_SIZE + hd.key_len + hd.event_len + hd.frame_len != hd.len)
             return RC_READ_CORRUPT;
-        if (seq != RC_SEQ_UNKNOWN && hd.seq != seq) return RC_READ_CORRUPT;
+        if (seq != RC_SEQ_UNKNOWN && hd.seq != seq)
+            return RC_READ_CORRUPT;
         seq = hd.seq + 1;
         used += alen;
     }
@@ -515,7 +545,8 @@ int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *r
         memcpy(&rlen, b + *off, 4);
         memcpy(&type, b + *off + 4, 2);
         uint64_t alen = RC_RING_ALIGN((uint64_t)rlen);
-        if (rlen < 8 || alen > len - *off) return 0;
+        if (rlen < 8 || alen > len - *off)
+            return 0;
         if (type == RC_REC_PAD || rlen < RC_REC_HDR_SIZE) {
             *off += alen;
             continue;
@@ -543,16 +574,20 @@ static rc_lookup_t find_seq_in(const rc_ring_t *r, uint64_t seq, const rc_cursor
         *c = *head;
         return RC_NOTFOUND;
     }
-    if (head->seq - seq > r->index_slots || seq < LOAD_ACQ(&r->h->tail_seq)) return RC_EXPIRED;
+    if (head->seq - seq > r->index_slots || seq < LOAD_ACQ(&r->h->tail_seq))
+        return RC_EXPIRED;
     const ring_slot_t *slot = &r->index[seq & (r->index_slots - 1)];
     uint64_t s = LOAD_RLX(&slot->seq);
     uint64_t p = LOAD_RLX(&slot->pos);
     FENCE_ACQ(); /* R-I: pairs with W-I; a slot reused for a newer seq shows the newer tail_seq */
-    if (LOAD_RLX(&r->h->tail_seq) > seq) return RC_EXPIRED;
-    if (s != seq) return RC_LOOKUP_CORRUPT;
+    if (LOAD_RLX(&r->h->tail_seq) > seq)
+        return RC_EXPIRED;
+    if (s != seq)
+        return RC_LOOKUP_CORRUPT;
     rc_rec_hdr_t hd;
     rc_read_t rr = read_hdr_at(r, p, head->pos, &hd);
-    if (rr == RC_READ_LAPPED) return RC_EXPIRED;
+    if (rr == RC_READ_LAPPED)
+        return RC_EXPIRED;
     if (rr != RC_READ_OK || hd.type == RC_REC_PAD || hd.seq != seq)
         return LOAD_ACQ(&r->h->tail_seq) > seq ? RC_EXPIRED : RC_LOOKUP_CORRUPT;
     c->pos = p;
@@ -563,10 +598,70 @@ static rc_lookup_t find_seq_in(const rc_ring_t *r, uint64_t seq, const rc_cursor
 rc_lookup_t rc_ring_find_seq(const rc_ring_t *r, uint64_t seq, rc_cursor_t *c)
 {
     rc_cursor_t head;
-    if (snapshot(r, -1, &head, NULL) != 0) return RC_LOOKUP_CORRUPT;
+    if (snapshot(r, -1, &head, NULL) != 0)
+        return RC_LOOKUP_CORRUPT;
     rc_lookup_t res = find_seq_in(r, seq, &head, c);
-    if (res == RC_EXPIRED && rc_ring_oldest(r, c) != 0) return RC_LOOKUP_CORRUPT;
+    if (res == RC_EXPIRED && rc_ring_oldest(r, c) != 0)
+        return RC_LOOKUP_CORRUPT;
     return res;
+}
+
+rc_lookup_t rc_ring_peek(const rc_ring_t *r, uint64_t seq, rc_cursor_t *c, rc_rec_hdr_t *hdr)
+{
+    rc_cursor_t head;
+    if (snapshot(r, -1, &head, NULL) != 0)
+        return RC_LOOKUP_CORRUPT;
+    rc_lookup_t res = find_seq_in(r, seq, &head, c);
+    if (res != RC_FOUND)
+        return res;
+    rc_read_t rr = read_hdr_at(r, c->pos, head.pos, hdr);
+    if (rr == RC_READ_LAPPED)
+        return RC_EXPIRED;
+    return rr == RC_READ_OK && hdr->type != RC_REC_PAD && hdr->seq == seq ? RC_FOUND : RC_LOOKUP_CORRUPT;
+}
+
+rc_lookup_t rc_ring_find_time(const rc_ring_t *r, int64_t ts_ms, rc_cursor_t *c)
+{
+    for (int tries = 0; tries < LOOKUP_TRIES; tries++) {
+        rc_cursor_t old, head, at;
+        rc_rec_hdr_t hd;
+        if (rc_ring_oldest(r, &old) != 0 || rc_ring_head(r, &head) != 0)
+            return RC_LOOKUP_CORRUPT;
+        if (old.seq >= head.seq) {
+            *c = head;
+            return RC_EXPECTED;
+        }
+        /* Invariant: records before lo are older than ts_ms; hi is the first known to be at/after. */
+        uint64_t lo = old.seq, hi = head.seq;
+        int lapped = 0;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            rc_lookup_t res = rc_ring_peek(r, mid, &at, &hd);
+            if (res == RC_EXPIRED) {
+                lapped = 1; /* the writer evicted our range meanwhile: start over */
+                break;
+            }
+            if (res != RC_FOUND)
+                return RC_LOOKUP_CORRUPT;
+            if (hd.timestamp >= ts_ms)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        if (lapped)
+            continue;
+        if (lo == head.seq) {
+            *c = head;
+            return RC_EXPECTED;
+        }
+        rc_lookup_t res = rc_ring_find_seq(r, lo, c);
+        if (res == RC_EXPIRED)
+            continue;
+        if (res != RC_FOUND)
+            return RC_LOOKUP_CORRUPT;
+        return lo == old.seq ? RC_EXPIRED : RC_FOUND;
+    }
+    return RC_LOOKUP_CORRUPT;
 }
 
 typedef enum { CK_OLD, CK_LESS, CK_GE } ck_class_t;
@@ -592,9 +687,11 @@ static ck_class_t classify(const lookup_ctx_t *x, uint64_t i, ck_hit_t *hit)
 {
     const rc_ring_t *r = x->r;
     uint64_t s = LOAD_RLX(&r->ckpts[(uint64_t)x->lane * r->ckpt_slots + (i & (r->ckpt_slots - 1))]);
-    if (s >= x->head.seq || s < x->floor) return CK_OLD;
+    if (s >= x->head.seq || s < x->floor)
+        return CK_OLD;
     rc_cursor_t c;
-    if (find_seq_in(r, s, &x->head, &c) != RC_FOUND) return CK_OLD;
+    if (find_seq_in(r, s, &x->head, &c) != RC_FOUND)
+        return CK_OLD;
     rc_rec_hdr_t hd;
     if (read_hdr_at(r, c.pos, x->head.pos, &hd) != RC_READ_OK || hd.type == RC_REC_PAD || hd.lane != x->lane)
         return CK_OLD; /* evicted meanwhile, or a stale entry: either way not usable */
@@ -625,20 +722,28 @@ static scan_t scan_lane(const lookup_ctx_t *x, uint64_t from, uint64_t to, ck_hi
     const rc_ring_t *r = x->r;
     rc_cursor_t c;
     rc_lookup_t fr = find_seq_in(r, from, &x->head, &c);
-    if (fr == RC_EXPECTED) return SCAN_NONE;
-    if (fr == RC_EXPIRED) return SCAN_LAPPED;
-    if (fr != RC_FOUND) return SCAN_CORRUPT;
+    if (fr == RC_EXPECTED)
+        return SCAN_NONE;
+    if (fr == RC_EXPIRED)
+        return SCAN_LAPPED;
+    if (fr != RC_FOUND)
+        return SCAN_CORRUPT;
     uint64_t pos = c.pos;
     /* Bounded by the seq range and by the ring's capacity (a PAD adds one step). */
     for (uint64_t steps = 0; steps <= (to - from) + 1 && pos < x->head.pos; steps++) {
         rc_rec_hdr_t hd;
         rc_read_t rr = read_hdr_at(r, pos, x->head.pos, &hd);
-        if (rr == RC_READ_LAPPED) return SCAN_LAPPED;
-        if (rr != RC_READ_OK) return SCAN_CORRUPT;
+        if (rr == RC_READ_LAPPED)
+            return SCAN_LAPPED;
+        if (rr != RC_READ_OK)
+            return SCAN_CORRUPT;
         pos += RC_RING_ALIGN((uint64_t)hd.len);
-        if (hd.type == RC_REC_PAD) continue;
-        if (hd.seq >= to) break;
-        if (hd.lane != x->lane) continue;
+        if (hd.type == RC_REC_PAD)
+            continue;
+        if (hd.seq >= to)
+            break;
+        if (hd.lane != x->lane)
+            continue;
         if (hd.offset < x->want) {
             *seen_less = 1;
             continue;
@@ -656,15 +761,18 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
     lookup_ctx_t x = {.r = r, .lane = lane, .want = want};
     lane_state_t ls;
     *retry = 0;
-    if (snapshot(r, lane, &x.head, &ls) != 0) return RC_LOOKUP_CORRUPT;
+    if (snapshot(r, lane, &x.head, &ls) != 0)
+        return RC_LOOKUP_CORRUPT;
     out->at = x.head;
     out->offset = -1;
     out->missed = 0;
     /* Nothing of the lane at or after `want` was ever written: the next such record comes later. */
-    if (ls.next_offset < 0 || want >= ls.next_offset) return RC_EXPECTED;
+    if (ls.next_offset < 0 || want >= ls.next_offset)
+        return RC_EXPECTED;
     uint64_t tail_seq = LOAD_ACQ(&r->h->tail_seq);
     x.floor = tail_seq > ls.base_seq ? tail_seq : ls.base_seq;
-    if (ls.ck_head < ls.ck_base || ls.ck_head - ls.ck_base > (1ull << 62)) return RC_LOOKUP_CORRUPT;
+    if (ls.ck_head < ls.ck_base || ls.ck_head - ls.ck_base > (1ull << 62))
+        return RC_LOOKUP_CORRUPT;
     uint64_t lo = ls.ck_head - ls.ck_base > r->ckpt_slots ? ls.ck_head - r->ckpt_slots : ls.ck_base;
     uint64_t hi = ls.ck_head;
 
@@ -677,8 +785,10 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
     /* Records between two checkpoints of the lane lie within ckpt_interval seqs of the first. */
     uint64_t from = have_less ? less.at.seq + 1 : x.floor;
     uint64_t to = from + r->ckpt_interval;
-    if (have_ge && ge.at.seq < to) to = ge.at.seq;
-    if (to > x.head.seq) to = x.head.seq;
+    if (have_ge && ge.at.seq < to)
+        to = ge.at.seq;
+    if (to > x.head.seq)
+        to = x.head.seq;
     int seen_less = have_less;
     ck_hit_t hit = {{0, 0}, -1};
     scan_t sr = from < to ? scan_lane(&x, from, to, &hit, &seen_less) : SCAN_NONE;
@@ -686,20 +796,24 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
         *retry = 1;
         return RC_LOOKUP_CORRUPT;
     }
-    if (sr == SCAN_CORRUPT) return RC_LOOKUP_CORRUPT;
-    if (sr == SCAN_NONE && have_ge) hit = ge, sr = SCAN_FOUND;
+    if (sr == SCAN_CORRUPT)
+        return RC_LOOKUP_CORRUPT;
+    if (sr == SCAN_NONE && have_ge)
+        hit = ge, sr = SCAN_FOUND;
     if (sr == SCAN_FOUND) {
         out->at = hit.at;
         out->offset = hit.offset;
         /* Exact when an older record of the lane is still here, or the record is the one asked for. */
-        if (seen_less || hit.offset == want) return RC_FOUND;
+        if (seen_less || hit.offset == want)
+            return RC_FOUND;
         out->missed = (uint64_t)hit.offset - (uint64_t)want; /* unsigned: offsets read may be garbage */
         return RC_EXPIRED;
     }
     /* Nothing of the lane at or after `want` is kept, yet the lane went past it (want < next_offset,
      * and head and lane state are one publication): those records were evicted, or came before the
      * lane's start. An older record still here would contradict that; answer EXPECTED then. */
-    if (seen_less) return RC_EXPECTED;
+    if (seen_less)
+        return RC_EXPECTED;
     out->missed = (uint64_t)ls.next_offset - (uint64_t)want;
     return RC_EXPIRED;
 }
@@ -707,7 +821,8 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
 rc_lookup_t rc_ring_find_offset(const rc_ring_t *r, uint32_t lane, int64_t next_offset, rc_found_t *out)
 {
     if (lane >= rc_ring_lanes(r)) {
-        if (rc_ring_head(r, &out->at) != 0) return RC_LOOKUP_CORRUPT;
+        if (rc_ring_head(r, &out->at) != 0)
+            return RC_LOOKUP_CORRUPT;
         out->offset = -1;
         out->missed = 0;
         return RC_EXPECTED;
@@ -715,7 +830,8 @@ rc_lookup_t rc_ring_find_offset(const rc_ring_t *r, uint32_t lane, int64_t next_
     for (int i = 0; i < LOOKUP_TRIES; i++) {
         int retry;
         rc_lookup_t res = find_offset_once(r, lane, next_offset, out, &retry);
-        if (!retry) return res;
+        if (!retry)
+            return res;
     }
     return RC_LOOKUP_CORRUPT;
 }
@@ -743,8 +859,10 @@ static void mark_dirty(rc_ring_t *w, uint32_t lane)
 
 void rc_ring_publish(rc_ring_t *w)
 {
-    if (!w->writer) return;
-    if (w->head_pos == w->pub_head_pos && w->n_dirty == 0 && w->n_dirty_prev == 0 && !w->counters_dirty) return;
+    if (!w->writer)
+        return;
+    if (w->head_pos == w->pub_head_pos && w->n_dirty == 0 && w->n_dirty_prev == 0 && !w->counters_dirty)
+        return;
     ring_hdr_t *h = w->h;
     uint64_t gen = w->head_gen + 1;
     FENCE_REL(); /* W-H1: pairs with R-H2; head_gen = gen-1 is visible before slot gen&1 is rewritten */
@@ -754,11 +872,13 @@ void rc_ring_publish(rc_ring_t *w)
         w->wl[w->dirty_prev_list[i]].dirty_prev = 0;
         write_slot_state(w, w->dirty_prev_list[i], gen);
     }
-    for (uint32_t i = 0; i < w->n_dirty; i++) write_slot_state(w, w->dirty_list[i], gen);
+    for (uint32_t i = 0; i < w->n_dirty; i++)
+        write_slot_state(w, w->dirty_list[i], gen);
     STORE_RLX(&h->head[gen & 1].pos, w->head_pos); /* published by W-H2 */
     STORE_RLX(&h->head[gen & 1].seq, w->next_seq);
     w->counters[RC_CTR_PUBLISHES]++;
-    for (int i = 0; i < RC_CTR_MAX; i++) STORE_RLX(&h->counters[i], w->counters[i]);
+    for (int i = 0; i < RC_CTR_MAX; i++)
+        STORE_RLX(&h->counters[i], w->counters[i]);
     STORE_REL(&h->head_gen, gen); /* W-H2: pairs with R-H1 */
     w->head_gen = gen;
     w->pub_head_pos = w->head_pos;
@@ -781,7 +901,8 @@ static void make_room(rc_ring_t *w, uint64_t need, int needs_slot)
 {
     int moved = 0;
     while (w->head_pos + need - w->tail_pos > w->cap || (needs_slot && w->next_seq - w->tail_seq >= w->index_slots)) {
-        if (w->tail_pos >= w->pub_head_pos) rc_ring_publish(w); /* I4: a record is published before it can be evicted */
+        if (w->tail_pos >= w->pub_head_pos)
+            rc_ring_publish(w); /* I4: a record is published before it can be evicted */
         uint32_t len;
         uint16_t type;
         const uint8_t *rec = w->data + (w->tail_pos & w->mask);
@@ -811,11 +932,14 @@ static void write_record(rc_ring_t *w, uint8_t *dst, const rc_rec_hdr_t *hd, con
 #endif
     memcpy(p, hd, sizeof(*hd));
     uint64_t o = RC_REC_HDR_SIZE;
-    if (in->key_len) memcpy(p + o, in->key, in->key_len);
+    if (in->key_len)
+        memcpy(p + o, in->key, in->key_len);
     o += in->key_len;
-    if (in->event_len) memcpy(p + o, in->event, in->event_len);
+    if (in->event_len)
+        memcpy(p + o, in->event, in->event_len);
     o += in->event_len;
-    if (in->frame_len) memcpy(p + o, in->frame, in->frame_len);
+    if (in->frame_len)
+        memcpy(p + o, in->frame, in->frame_len);
     o += in->frame_len;
     memset(p + o, 0, alen - o); /* padding: deterministic bytes for dumps and checksums */
 #if defined(__SANITIZE_THREAD__)
@@ -832,7 +956,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
         (in->type != RC_REC_DATA && in->type != RC_REC_RESET))
         return -1;
     wlane_t *wl = &w->wl[in->lane];
-    if (in->type == RC_REC_DATA && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset) return 1;
+    if (in->type == RC_REC_DATA && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset)
+        return 1;
 
     uint64_t alen = RC_RING_ALIGN(len);
     uint64_t room = w->cap - (w->head_pos & w->mask);
@@ -871,7 +996,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
         wl->has_ckpt = 0;
         w->counters[RC_CTR_RESETS]++;
     }
-    if (in->type == RC_REC_RESET || wl->st.next_offset < 0) wl->st.base_seq = seq;
+    if (in->type == RC_REC_RESET || wl->st.next_offset < 0)
+        wl->st.base_seq = seq;
     if (!wl->has_ckpt || seq - wl->last_ckpt_seq >= w->ckpt_interval) {
         uint64_t *ck = &w->ckpts[(uint64_t)in->lane * w->ckpt_slots + (wl->st.ck_head & (w->ckpt_slots - 1))];
         STORE_RLX(ck, seq); /* published by W-H2 (with ck_head in the lane slot) */
@@ -892,21 +1018,26 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
 
 int rc_ring_lane(rc_ring_t *w, const char *topic, int32_t partition)
 {
-    if (!w->writer) return -1;
+    if (!w->writer)
+        return -1;
     ring_hdr_t *h = w->h;
     uint32_t t;
     for (t = 0; t < w->n_topics; t++)
-        if (strcmp(h->topics[t], topic) == 0) break;
+        if (strcmp(h->topics[t], topic) == 0)
+            break;
     if (t == w->n_topics) {
         size_t n = strlen(topic);
-        if (t == RC_RING_MAX_TOPICS || n == 0 || n >= RC_RING_TOPIC_MAX) return -1;
+        if (t == RC_RING_MAX_TOPICS || n == 0 || n >= RC_RING_TOPIC_MAX)
+            return -1;
         memcpy(h->topics[t], topic, n + 1);
         w->n_topics++;
         STORE_REL(&h->n_topics, w->n_topics); /* W-N: pairs with R-N */
     }
     for (uint32_t l = 0; l < w->n_lanes; l++)
-        if (w->lanes[l].topic == t && w->lanes[l].partition == partition) return (int)l;
-    if (w->n_lanes == w->max_lanes) return -1;
+        if (w->lanes[l].topic == t && w->lanes[l].partition == partition)
+            return (int)l;
+    if (w->n_lanes == w->max_lanes)
+        return -1;
     uint32_t l = w->n_lanes;
     ring_lane_t *ln = &w->lanes[l];
     ln->partition = partition;
@@ -931,12 +1062,14 @@ int rc_ring_lane_advance(rc_ring_t *w, uint32_t lane, int64_t offset)
 
 void rc_ring_set_state(rc_ring_t *w, rc_ring_state_t state)
 {
-    if (w->writer) STORE_RLX(&w->h->state, (uint32_t)state);
+    if (w->writer)
+        STORE_RLX(&w->h->state, (uint32_t)state);
 }
 
 void rc_ring_heartbeat(rc_ring_t *w)
 {
-    if (w->writer) STORE_RLX(&w->h->heartbeat_ns, rc_now_mono_ns());
+    if (w->writer)
+        STORE_RLX(&w->h->heartbeat_ns, rc_now_mono_ns());
 }
 
 void rc_ring_count(rc_ring_t *w, rc_ring_counter_t c, uint64_t n)
@@ -952,7 +1085,8 @@ void rc_ring_count(rc_ring_t *w, rc_ring_counter_t c, uint64_t n)
 static int valid_name(const char *name)
 {
     size_t n = strlen(name);
-    if (n == 0 || n >= RC_RING_NAME_MAX || name[0] == '.') return 0;
+    if (n == 0 || n >= RC_RING_NAME_MAX || name[0] == '.')
+        return 0;
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
@@ -965,11 +1099,13 @@ static int valid_name(const char *name)
 static int mkdir_p(const char *dir)
 {
     char buf[4096];
-    if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) return -1;
+    if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+        return -1;
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return -1;
             *p = '/';
         }
     }
@@ -997,7 +1133,8 @@ static void recover_writer(rc_ring_t *w)
     w->tail_seq = LOAD_RLX(&h->tail_seq);
     w->n_lanes = LOAD_RLX(&h->n_lanes);
     w->n_topics = LOAD_RLX(&h->n_topics);
-    for (int i = 0; i < RC_CTR_MAX; i++) w->counters[i] = LOAD_RLX(&h->counters[i]);
+    for (int i = 0; i < RC_CTR_MAX; i++)
+        w->counters[i] = LOAD_RLX(&h->counters[i]);
     for (uint32_t l = 0; l < w->n_lanes; l++) {
         wlane_t *wl = &w->wl[l];
         wl->st = w->lanes[l].st[w->head_gen & 1];
@@ -1017,9 +1154,11 @@ static int repair_tail(rc_ring_t *w)
 {
     ring_hdr_t *h = w->h;
     rc_cursor_t head;
-    if (snapshot(w, -1, &head, NULL) != 0) return -1;
+    if (snapshot(w, -1, &head, NULL) != 0)
+        return -1;
     uint64_t pos = h->tail_pos;
-    if (pos > head.pos || head.pos - pos > w->cap || (pos & 7) != 0) return -1;
+    if (pos > head.pos || head.pos - pos > w->cap || (pos & 7) != 0)
+        return -1;
     for (int hops = 0; hops < 2; hops++) {
         if (pos == head.pos) {
             h->tail_pos = pos;
@@ -1027,7 +1166,8 @@ static int repair_tail(rc_ring_t *w)
             return 0;
         }
         rc_rec_hdr_t hd;
-        if (read_hdr_at(w, pos, head.pos, &hd) != RC_READ_OK) return -1;
+        if (read_hdr_at(w, pos, head.pos, &hd) != RC_READ_OK)
+            return -1;
         if (hd.type != RC_REC_PAD) {
             h->tail_pos = pos;
             h->tail_seq = hd.seq;
@@ -1179,7 +1319,8 @@ int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, cons
     rc_ring_t *w = rc_calloc(1, sizeof(*w));
     w->fd = -1;
     w->lock_fd = lock_fd;
-    if (why && whylen) why[0] = '\0';
+    if (why && whylen)
+        why[0] = '\0';
     *how = RC_RING_CREATED;
     struct stat st;
     if (stat(path, &st) == 0) {
@@ -1217,21 +1358,25 @@ uint32_t rc_ring_lanes(const rc_ring_t *r)
 int rc_ring_lane_info(const rc_ring_t *r, uint32_t lane, char *topic, size_t topiclen, int32_t *partition,
                       int64_t *next_offset)
 {
-    if (lane >= rc_ring_lanes(r)) return -1;
+    if (lane >= rc_ring_lanes(r))
+        return -1;
     uint32_t n_topics = LOAD_ACQ(&r->h->n_topics); /* R-N: pairs with W-N */
     uint16_t t = r->lanes[lane].topic;
-    if (t >= n_topics || t >= RC_RING_MAX_TOPICS) return -1;
+    if (t >= n_topics || t >= RC_RING_MAX_TOPICS)
+        return -1;
     if (topic != NULL && topiclen > 0) {
         char name[RC_RING_TOPIC_MAX];
         memcpy(name, r->h->topics[t], sizeof(name));
         name[sizeof(name) - 1] = '\0'; /* shared bytes: never trust a terminator */
         snprintf(topic, topiclen, "%s", name);
     }
-    if (partition != NULL) *partition = r->lanes[lane].partition;
+    if (partition != NULL)
+        *partition = r->lanes[lane].partition;
     if (next_offset != NULL) {
         rc_cursor_t head;
         lane_state_t ls;
-        if (snapshot(r, lane, &head, &ls) != 0) return -1;
+        if (snapshot(r, lane, &head, &ls) != 0)
+            return -1;
         *next_offset = ls.next_offset;
     }
     return 0;
@@ -1380,11 +1525,13 @@ int rc_ring_validate(const rc_ring_t *r, bool deep, char *err, size_t errlen)
             return -1;
         }
     }
-    if (!deep) return 0;
+    if (!deep)
+        return 0;
 
     int64_t *last = rc_malloc((n_lanes ? n_lanes : 1) * sizeof(*last));      /* last offset seen per lane */
     int64_t *last_next = rc_malloc((n_lanes ? n_lanes : 1) * sizeof(*last)); /* next offset it implies */
-    for (uint32_t l = 0; l < n_lanes; l++) last[l] = last_next[l] = INT64_MIN;
+    for (uint32_t l = 0; l < n_lanes; l++)
+        last[l] = last_next[l] = INT64_MIN;
     int rc = -1;
     uint64_t pos = tail, seq = tail_seq;
     while (pos < head.pos) {

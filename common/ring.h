@@ -254,6 +254,17 @@ int rc_ring_oldest(const rc_ring_t *r, rc_cursor_t *c);
 /* seq -> cursor. EXPIRED and NOTFOUND leave *c at the oldest record and the head respectively. */
 rc_lookup_t rc_ring_find_seq(const rc_ring_t *r, uint64_t seq, rc_cursor_t *c);
 
+/* seq -> cursor and a validated copy of the record's header (no payload). */
+rc_lookup_t rc_ring_peek(const rc_ring_t *r, uint64_t seq, rc_cursor_t *c, rc_rec_hdr_t *hdr);
+
+/*
+ * The first record whose Kafka timestamp is >= ts_ms, by binary search over the ring's order
+ * (Kafka timestamps grow with it when they are the producer's or the broker's clock; where they
+ * do not, the answer is a record near that time). FOUND: *c is at it; EXPECTED: every record kept
+ * is older, *c is the head; EXPIRED: even the oldest record kept is newer, *c is the oldest.
+ */
+rc_lookup_t rc_ring_find_time(const rc_ring_t *r, int64_t ts_ms, rc_cursor_t *c);
+
 /*
  * (lane, next offset wanted) -> where the first record of that lane with offset >= next_offset is.
  * FOUND: it is at out->at. EXPECTED: no such record yet; out->at is the head. EXPIRED: records of

@@ -82,7 +82,8 @@ static int dump(const rc_ring_t *r, uint64_t from, uint64_t count)
     while (n < count) {
         size_t nb, off = 0;
         rc_read_t rr = rc_ring_read(r, &c, buf, buflen, &nb);
-        if (rr == RC_READ_EMPTY) break;
+        if (rr == RC_READ_EMPTY)
+            break;
         if (rr != RC_READ_OK) {
             fprintf(stderr, "read at seq %" PRIu64 ": %s\n", c.seq, rc_read_str(rr));
             free(buf);
@@ -108,7 +109,8 @@ static int dump(const rc_ring_t *r, uint64_t from, uint64_t count)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) return usage();
+    if (argc < 3)
+        return usage();
     rc_ring_t *r;
     char err[512];
     if (rc_ring_open_reader(&r, argv[2], err, sizeof(err)) != 0) {

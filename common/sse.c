@@ -14,10 +14,12 @@ bool rc_utf8_valid(const uint8_t *p, size_t n)
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, p + i, 8);
-            if (w & 0x8080808080808080ull) break;
+            if (w & 0x8080808080808080ull)
+                break;
             i += 8;
         }
-        if (i >= n) break;
+        if (i >= n)
+            break;
         uint8_t c = p[i];
         if (c < 0x80) {
             i++;
@@ -33,9 +35,11 @@ bool rc_utf8_valid(const uint8_t *p, size_t n)
             need = 3, cp = c & 0x07;
         else
             return false; /* continuation byte first, overlong lead (c0, c1) or beyond f4 */
-        if (n - i <= need) return false;
+        if (n - i <= need)
+            return false;
         for (size_t k = 1; k <= need; k++) {
-            if ((p[i + k] & 0xc0) != 0x80) return false;
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
             cp = (cp << 6) | (p[i + k] & 0x3f);
         }
         if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
@@ -49,7 +53,8 @@ bool rc_utf8_valid(const uint8_t *p, size_t n)
 bool rc_sse_event_ok(const char *event, size_t len)
 {
     for (size_t i = 0; i < len; i++)
-        if (event[i] == '\r' || event[i] == '\n' || event[i] == '\0') return false;
+        if (event[i] == '\r' || event[i] == '\n' || event[i] == '\0')
+            return false;
     return rc_utf8_valid((const uint8_t *)event, len);
 }
 
@@ -60,7 +65,8 @@ static size_t count_lines(const uint8_t *d, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (d[i] == '\r') {
             lines++;
-            if (i + 1 < n && d[i + 1] == '\n') i++;
+            if (i + 1 < n && d[i + 1] == '\n')
+                i++;
         } else if (d[i] == '\n') {
             lines++;
         }
@@ -70,11 +76,13 @@ static size_t count_lines(const uint8_t *d, size_t n)
 
 size_t rc_sse_frame_len(size_t id_len, const char *event, size_t event_len, const uint8_t *data, size_t data_len)
 {
-    size_t n = 4 + id_len + 1;                                                      /* "id: " id "\n" */
-    if (event_len > 0 && rc_sse_event_ok(event, event_len)) n += 7 + event_len + 1; /* "event: " type "\n" */
+    size_t n = 4 + id_len + 1; /* "id: " id "\n" */
+    if (event_len > 0 && rc_sse_event_ok(event, event_len))
+        n += 7 + event_len + 1; /* "event: " type "\n" */
     size_t lines = count_lines(data, data_len), breaks = 0;
     for (size_t i = 0; i < data_len; i++)
-        if (data[i] == '\r' || data[i] == '\n') breaks++;
+        if (data[i] == '\r' || data[i] == '\n')
+            breaks++;
     /* Every line costs "data: " and "\n"; the line-break bytes of the value are not copied. */
     return n + lines * (sizeof(DATA_PREFIX) - 1 + 1) + (data_len - breaks) + 1;
 }
@@ -85,7 +93,8 @@ long rc_sse_encode(char *out, size_t cap, const char *id, size_t id_len, const c
     /* One pass: the frame is at most the value plus 7 bytes a line ("data: " and "\n") plus the id
      * and event fields, so only values with many line breaks need the exact count first. */
     size_t fixed = 4 + id_len + 1 + (event_len ? 7 + event_len + 1 : 0) + 1;
-    if (fixed + data_len + 7 > cap && rc_sse_frame_len(id_len, event, event_len, data, data_len) > cap) return -1;
+    if (fixed + data_len + 7 > cap && rc_sse_frame_len(id_len, event, event_len, data, data_len) > cap)
+        return -1;
     char *p = out, *end = out + cap;
     memcpy(p, "id: ", 4), p += 4;
     memcpy(p, id, id_len), p += id_len;
@@ -100,12 +109,15 @@ long rc_sse_encode(char *out, size_t cap, const char *id, size_t id_len, const c
         const uint8_t *nl = i < data_len ? memchr(data + i, '\n', data_len - i) : NULL;
         const uint8_t *cr = i < data_len ? memchr(data + i, '\r', (nl ? (size_t)(nl - data) : data_len) - i) : NULL;
         i = cr ? (size_t)(cr - data) : nl ? (size_t)(nl - data) : data_len;
-        if ((size_t)(end - p) < sizeof(DATA_PREFIX) + (i - start) + 1) return -1;
+        if ((size_t)(end - p) < sizeof(DATA_PREFIX) + (i - start) + 1)
+            return -1;
         memcpy(p, DATA_PREFIX, sizeof(DATA_PREFIX) - 1), p += sizeof(DATA_PREFIX) - 1;
         memcpy(p, data + start, i - start), p += i - start;
         *p++ = '\n';
-        if (i >= data_len) break;
-        if (data[i] == '\r' && i + 1 < data_len && data[i + 1] == '\n') i++;
+        if (i >= data_len)
+            break;
+        if (data[i] == '\r' && i + 1 < data_len && data[i + 1] == '\n')
+            i++;
         start = i + 1;
     }
     *p++ = '\n';
@@ -200,8 +212,10 @@ static char *b64_str(char *p, const uint8_t *s, size_t n)
 static size_t field_len(const char *name, const uint8_t *v, size_t n, bool null)
 {
     size_t base = 4 + strlen(name); /* , " name " : */
-    if (null) return base + 4;
-    if (rc_utf8_valid(v, n)) return base + json_str_len(v, n);
+    if (null)
+        return base + 4;
+    if (rc_utf8_valid(v, n))
+        return base + json_str_len(v, n);
     return base + 7 + b64_len(n); /* name "_base64" */
 }
 

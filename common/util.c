@@ -14,21 +14,24 @@ static void oom(size_t n)
 void *rc_malloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (p == NULL) oom(n);
+    if (p == NULL)
+        oom(n);
     return p;
 }
 
 void *rc_calloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);
-    if (p == NULL) oom(n * size);
+    if (p == NULL)
+        oom(n * size);
     return p;
 }
 
 void *rc_realloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
-    if (p == NULL) oom(n);
+    if (p == NULL)
+        oom(n);
     return p;
 }
 

@@ -72,14 +72,16 @@ int rc_wake_server_fd(const rc_wake_server_t *s)
 size_t rc_wake_server_count(const rc_wake_server_t *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n; i++) n += s->edges[i].efd >= 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->edges[i].efd >= 0;
     return n;
 }
 
 static void drop(rc_wake_server_t *s, size_t i)
 {
     close(s->edges[i].sock);
-    if (s->edges[i].efd >= 0) close(s->edges[i].efd);
+    if (s->edges[i].efd >= 0)
+        close(s->edges[i].efd);
     s->edges[i] = s->edges[--s->n];
 }
 
@@ -94,14 +96,17 @@ static int receive(edge_t *e)
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
     ssize_t n = recvmsg(e->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return -1;
-    if (n < 0) return 0;
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return -1;
+    if (n < 0)
+        return 0;
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
         c->cmsg_len == CMSG_LEN(sizeof(int))) {
         int fd;
         memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-        if (e->efd >= 0) close(e->efd); /* one eventfd per connection: a second one replaces the first */
+        if (e->efd >= 0)
+            close(e->efd); /* one eventfd per connection: a second one replaces the first */
         e->efd = fd;
     }
     return 0;
@@ -111,7 +116,8 @@ void rc_wake_server_service(rc_wake_server_t *s)
 {
     for (;;) {
         int c = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (c < 0) break;
+        if (c < 0)
+            break;
         if (s->n == MAX_EDGES) {
             close(c);
             continue;
@@ -130,7 +136,8 @@ void rc_wake_server_notify(rc_wake_server_t *s)
 {
     uint64_t one = 1;
     for (size_t i = 0; i < s->n; i++) {
-        if (s->edges[i].efd < 0) continue;
+        if (s->edges[i].efd < 0)
+            continue;
         /* An eventfd only refuses a write when its counter would overflow: the edge then has a
          * wake-up pending anyway. */
         ssize_t w = write(s->edges[i].efd, &one, sizeof(one));
@@ -140,8 +147,10 @@ void rc_wake_server_notify(rc_wake_server_t *s)
 
 void rc_wake_server_close(rc_wake_server_t *s)
 {
-    if (s == NULL) return;
-    while (s->n > 0) drop(s, s->n - 1);
+    if (s == NULL)
+        return;
+    while (s->n > 0)
+        drop(s, s->n - 1);
     close(s->listen_fd);
     unlink(s->path);
     free(s);
@@ -150,10 +159,13 @@ void rc_wake_server_close(rc_wake_server_t *s)
 int rc_wake_connect(const char *path, int efd)
 {
     struct sockaddr_un sa;
-    if (fill_addr(&sa, path) != 0) return -1;
+    if (fill_addr(&sa, path) != 0)
+        return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) goto fail;
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        goto fail;
     char byte = 'w';
     union {
         struct cmsghdr h;
@@ -167,7 +179,8 @@ int rc_wake_connect(const char *path, int efd)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &efd, sizeof(efd));
-    if (sendmsg(fd, &msg, MSG_NOSIGNAL) != 1) goto fail;
+    if (sendmsg(fd, &msg, MSG_NOSIGNAL) != 1)
+        goto fail;
     fcntl(fd, F_SETFL, O_NONBLOCK);
     return fd;
 fail:;

@@ -23,16 +23,19 @@ static const rc_conf_key_t *parent_of(const rc_conf_key_t *row)
     const char *dot = strrchr(row->key, '.');
     size_t n = dot != NULL ? (size_t)(dot - row->key) : 0;
     /* An item row's parent is the list row: "streams[].name" belongs to "streams". */
-    if (n >= 2 && strncmp(dot - 2, "[]", 2) == 0) n -= 2;
+    if (n >= 2 && strncmp(dot - 2, "[]", 2) == 0)
+        n -= 2;
     for (const rc_conf_key_t *p = rc_config_schema; dot != NULL && p < row; p++)
-        if (strlen(p->key) == n && strncmp(p->key, row->key, n) == 0) return p;
+        if (strlen(p->key) == n && strncmp(p->key, row->key, n) == 0)
+            return p;
     return NULL;
 }
 
 static bool is_descendant(const rc_conf_key_t *row, const rc_conf_key_t *ancestor)
 {
     for (const rc_conf_key_t *p = parent_of(row); p != NULL; p = parent_of(p))
-        if (p == ancestor) return true;
+        if (p == ancestor)
+            return true;
     return false;
 }
 
@@ -40,11 +43,13 @@ static bool is_descendant(const rc_conf_key_t *row, const rc_conf_key_t *ancesto
  * example config must work as it is, and TLS files that do not exist would stop the edge. */
 static bool is_commented(const rc_conf_key_t *row)
 {
-    if (row->type != RC_CONF_MAP) return !row->required && row->def == NULL;
+    if (row->type != RC_CONF_MAP)
+        return !row->required && row->def == NULL;
     bool any = false;
     for (const rc_conf_key_t *r = row + 1; r < rc_config_schema + rc_config_schema_len; r++) {
         if (is_descendant(r, row) && r->type != RC_CONF_MAP) {
-            if (!is_commented(r)) return false;
+            if (!is_commented(r))
+                return false;
             any = true;
         }
     }
@@ -55,7 +60,8 @@ static bool is_commented(const rc_conf_key_t *row)
 static int indent_of(const rc_conf_key_t *row)
 {
     int indent = 0;
-    for (const char *p = row->key; (p = strchr(p, '.')) != NULL; p++) indent += p[-1] == ']' ? 4 : 2;
+    for (const char *p = row->key; (p = strchr(p, '.')) != NULL; p++)
+        indent += p[-1] == ']' ? 4 : 2;
     return indent;
 }
 
@@ -74,7 +80,8 @@ static void wrapped(const char *prefix, const char *text)
         if (n > width) {
             for (n = width; n > 0 && text[n] != ' '; n--)
                 ;
-            if (n == 0) n = strcspn(text, " ");
+            if (n == 0)
+                n = strcspn(text, " ");
         }
         printf("%s%.*s\n", prefix, (int)n, text);
         for (text += n; *text == ' '; text++)
@@ -107,7 +114,8 @@ static void print_yaml(void)
         bool first_of_item = parent != NULL && parent->type == RC_CONF_LIST && row == parent + 1;
         const char *value = row->example != NULL ? row->example : row->def;
 
-        if (parent == NULL) printf("\n");
+        if (parent == NULL)
+            printf("\n");
         if (!is_commented(row) || (parent != NULL && !is_commented(parent)))
             commented_indent = is_commented(row) ? indent : -1;
         /* Inside a commented-out block, comments get their own "# " after the block's. */
@@ -122,7 +130,8 @@ static void print_yaml(void)
         else
             printf("%*s", indent - (first_of_item ? 2 : 0), "");
         printf("%s%s:", first_of_item ? "- " : "", last_name(row));
-        if (row->type != RC_CONF_MAP && row->type != RC_CONF_LIST) printf(" %s", value);
+        if (row->type != RC_CONF_MAP && row->type != RC_CONF_LIST)
+            printf(" %s", value);
         printf("\n");
     }
 }
@@ -131,7 +140,8 @@ static void print_yaml(void)
 static void cell(const char *text)
 {
     for (; *text != '\0'; text++) {
-        if (*text == '|') putchar('\\');
+        if (*text == '|')
+            putchar('\\');
         putchar(*text);
     }
 }
@@ -150,7 +160,8 @@ static void print_type(const rc_conf_key_t *row)
             break;
         }
         printf("one of");
-        for (size_t i = 0; row->values[i] != NULL; i++) printf("%s `%s`", i > 0 ? "," : "", row->values[i]);
+        for (size_t i = 0; row->values[i] != NULL; i++)
+            printf("%s `%s`", i > 0 ? "," : "", row->values[i]);
         break;
     case RC_CONF_BOOL:
         printf("bool");

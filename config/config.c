@@ -37,7 +37,8 @@
 
 void rc_errors_free(rc_errors_t *errs)
 {
-    for (size_t i = 0; i < errs->n; i++) free(errs->msgs[i]);
+    for (size_t i = 0; i < errs->n; i++)
+        free(errs->msgs[i]);
     free(errs->msgs);
     *errs = (rc_errors_t){0};
 }
@@ -99,18 +100,22 @@ static int parse_with_unit(const char *s, const unit_t *units, size_t n_units, u
 {
     uint64_t v = 0, scale = bare_scale;
     const char *p = s;
-    if (*p < '0' || *p > '9') return -1;
+    if (*p < '0' || *p > '9')
+        return -1;
     for (; *p >= '0' && *p <= '9'; p++) {
         unsigned digit = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - digit) / 10) return -1;
+        if (v > (UINT64_MAX - digit) / 10)
+            return -1;
         v = v * 10 + digit;
     }
     if (*p != '\0') {
         scale = 0;
         for (size_t i = 0; i < n_units; i++)
-            if (strcmp(p, units[i].name) == 0) scale = units[i].scale;
+            if (strcmp(p, units[i].name) == 0)
+                scale = units[i].scale;
     }
-    if (scale == 0 || v > UINT64_MAX / scale) return -1;
+    if (scale == 0 || v > UINT64_MAX / scale)
+        return -1;
     *out = v * scale;
     return 0;
 }
@@ -118,7 +123,8 @@ static int parse_with_unit(const char *s, const unit_t *units, size_t n_units, u
 static void format_with_unit(uint64_t v, const unit_t *units, size_t n_units, char *buf, size_t len)
 {
     size_t i = 0;
-    while (i + 1 < n_units && (v == 0 || v % units[i].scale != 0)) i++;
+    while (i + 1 < n_units && (v == 0 || v % units[i].scale != 0))
+        i++;
     snprintf(buf, len, "%" PRIu64 "%s", v / units[i].scale, units[i].name);
 }
 
@@ -146,7 +152,8 @@ static int parse_int(const char *s, int64_t *out)
 {
     bool neg = *s == '-';
     uint64_t u;
-    if (parse_with_unit(s + neg, NULL, 0, 1, &u) != 0 || u > (uint64_t)INT64_MAX + neg) return -1;
+    if (parse_with_unit(s + neg, NULL, 0, 1, &u) != 0 || u > (uint64_t)INT64_MAX + neg)
+        return -1;
     *out = neg ? -(int64_t)(u - 1) - 1 : (int64_t)u; /* written so that INT64_MIN does not overflow */
     return 0;
 }
@@ -166,7 +173,8 @@ static int parse_bool(const char *s, bool *out)
 static int word_index(const char *const *words, const char *s)
 {
     for (int i = 0; words[i] != NULL; i++)
-        if (strcmp(s, words[i]) == 0) return i;
+        if (strcmp(s, words[i]) == 0)
+            return i;
     return -1;
 }
 
@@ -246,7 +254,8 @@ static void syntax_error(loader_t *l, const yaml_parser_t *p, const char *buf, s
     if (p->error == YAML_READER_ERROR) {
         /* The reader (bad UTF-8, control characters) gives a byte offset, not a mark. */
         line = 1;
-        for (size_t i = 0; i < p->problem_offset && i < len; i++) line += buf[i] == '\n';
+        for (size_t i = 0; i < p->problem_offset && i < len; i++)
+            line += buf[i] == '\n';
     }
     const char *problem = p->problem != NULL ? p->problem : "out of memory";
     if (p->context != NULL)
@@ -334,7 +343,8 @@ static int parse_yaml(loader_t *l, const char *buf, size_t len, node_t **out)
 static bool expect_kind(loader_t *l, const node_t *n, node_kind_t kind, const char *shown)
 {
     static const char *const names[] = {[NODE_SCALAR] = "a scalar", [NODE_LIST] = "a list", [NODE_MAP] = "a mapping"};
-    if (n != NULL && n->kind == kind) return true;
+    if (n != NULL && n->kind == kind)
+        return true;
     if (n != NULL && n->kind == NODE_ALIAS)
         fail(l, n->line, shown, "aliases are not supported");
     else
@@ -345,7 +355,8 @@ static bool expect_kind(loader_t *l, const node_t *n, node_kind_t kind, const ch
 /* The text of a scalar node that can be stored as a C string, or NULL after reporting why not. */
 static const char *scalar_of(loader_t *l, const node_t *n, const char *shown)
 {
-    if (!expect_kind(l, n, NODE_SCALAR, shown)) return NULL;
+    if (!expect_kind(l, n, NODE_SCALAR, shown))
+        return NULL;
     if (strlen(n->value) != n->len) {
         fail(l, n->line, shown, "must not contain NUL characters");
         return NULL;
@@ -361,7 +372,8 @@ static bool is_string(const node_t *n)
 /* Mapping keys are matched as text, so anything but a plain string is an error. */
 static bool key_ok(loader_t *l, const node_t *k, const char *shown)
 {
-    if (is_string(k)) return true;
+    if (is_string(k))
+        return true;
     fail(l, k->line, shown, k->kind == NODE_ALIAS ? "aliases are not supported" : "keys must be strings");
     return false;
 }
@@ -386,7 +398,8 @@ static const char *child_name(const char *key, const char *prefix)
 {
     size_t n = strlen(prefix);
     if (n > 0) {
-        if (strncmp(key, prefix, n) != 0 || key[n] != '.') return NULL;
+        if (strncmp(key, prefix, n) != 0 || key[n] != '.')
+            return NULL;
         key += n + 1;
     }
     return strchr(key, '.') == NULL ? key : NULL;
@@ -412,7 +425,8 @@ static void set_scalar(loader_t *l, const rc_conf_key_t *row, const node_t *n, c
     uint64_t u;
     bool b;
 
-    if (s == NULL) return;
+    if (s == NULL)
+        return;
     if (row->values != NULL && word_index(row->values, s) < 0) {
         int o = snprintf(why, sizeof(why), "must be one of");
         for (size_t k = 0; row->values[k] != NULL; k++)
@@ -471,7 +485,8 @@ static void set_scalar(loader_t *l, const rc_conf_key_t *row, const node_t *n, c
 
 static bool count_ok(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown)
 {
-    if (n->n_kids >= (uint64_t)row->min) return true;
+    if (n->n_kids >= (uint64_t)row->min)
+        return true;
     if (row->min == 1)
         fail(l, n->line, shown, "must not be empty");
     else
@@ -482,14 +497,16 @@ static bool count_ok(loader_t *l, const rc_conf_key_t *row, const node_t *n, con
 static void set_strings(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown, char *base)
 {
     char item_shown[SHOWN_MAX];
-    if (!expect_kind(l, n, NODE_LIST, shown) || !count_ok(l, row, n, shown)) return;
+    if (!expect_kind(l, n, NODE_LIST, shown) || !count_ok(l, row, n, shown))
+        return;
     char **v = rc_calloc(n->n_kids, sizeof(*v));
     *(char ***)(base + row->offset) = v;
     *(size_t *)(base + row->count_offset) = n->n_kids;
     for (size_t i = 0; i < n->n_kids; i++) {
         snprintf(item_shown, sizeof(item_shown), "%s[%zu]", shown, i);
         const char *s = scalar_of(l, n->kids[i], item_shown), *reason;
-        if (s == NULL) continue;
+        if (s == NULL)
+            continue;
         if (row->check != NULL && (reason = row->check(s)) != NULL)
             bad_value(l, n->kids[i], item_shown, reason);
         else
@@ -514,13 +531,15 @@ static size_t *find_duplicates(const char **names, size_t n)
     size_t *order = rc_calloc(n, sizeof(*order)), *first = rc_calloc(n, sizeof(*first)), m = 0;
     for (size_t i = 0; i < n; i++) {
         first[i] = SIZE_MAX;
-        if (names[i] != NULL) order[m++] = i;
+        if (names[i] != NULL)
+            order[m++] = i;
     }
     /* Equal names end up together, in file order, so each run starts with the first of them. */
     qsort_r(order, m, sizeof(*order), compare_names, names);
     for (size_t k = 1; k < m; k++) {
         size_t prev = order[k - 1], cur = order[k];
-        if (strcmp(names[prev], names[cur]) == 0) first[cur] = first[prev] != SIZE_MAX ? first[prev] : prev;
+        if (strcmp(names[prev], names[cur]) == 0)
+            first[cur] = first[prev] != SIZE_MAX ? first[prev] : prev;
     }
     free(order);
     return first;
@@ -529,24 +548,28 @@ static size_t *find_duplicates(const char **names, size_t n)
 static void set_string_map(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown, char *base)
 {
     char key_shown[SHOWN_MAX];
-    if (!expect_kind(l, n, NODE_MAP, shown)) return;
+    if (!expect_kind(l, n, NODE_MAP, shown))
+        return;
     size_t n_pairs = n->n_kids / 2;
     rc_kv_t *kv = rc_calloc(n_pairs, sizeof(*kv));
     *(rc_kv_t **)(base + row->offset) = kv;
     *(size_t *)(base + row->count_offset) = n_pairs;
     const char **keys = rc_calloc(n_pairs, sizeof(*keys));
-    for (size_t i = 0; i < n_pairs; i++) keys[i] = is_string(n->kids[2 * i]) ? n->kids[2 * i]->value : NULL;
+    for (size_t i = 0; i < n_pairs; i++)
+        keys[i] = is_string(n->kids[2 * i]) ? n->kids[2 * i]->value : NULL;
     size_t *first = find_duplicates(keys, n_pairs);
     for (size_t i = 0; i < n_pairs; i++) {
         const node_t *k = n->kids[2 * i], *v = n->kids[2 * i + 1];
-        if (!key_ok(l, k, shown)) continue;
+        if (!key_ok(l, k, shown))
+            continue;
         join(key_shown, shown, k->value, k->len);
         if (first[i] != SIZE_MAX) {
             fail(l, k->line, key_shown, "duplicate key (first at line %d)", n->kids[2 * first[i]]->line);
             continue;
         }
         const char *s = scalar_of(l, v, key_shown);
-        if (s == NULL) continue;
+        if (s == NULL)
+            continue;
         kv[i].key = rc_strdup(k->value);
         kv[i].value = rc_strdup(s);
     }
@@ -559,7 +582,8 @@ static void walk_map(loader_t *l, const node_t *map, int line, const char *prefi
 static void set_list(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown, char *base)
 {
     char item_prefix[KEY_MAX], item_shown[SHOWN_MAX];
-    if (!expect_kind(l, n, NODE_LIST, shown) || !count_ok(l, row, n, shown)) return;
+    if (!expect_kind(l, n, NODE_LIST, shown) || !count_ok(l, row, n, shown))
+        return;
     snprintf(item_prefix, sizeof(item_prefix), "%s[]", row->key);
     /* Stored before the items are filled, so that rc_config_free() finds them whatever happens. */
     char *items = rc_calloc(n->n_kids, row->item_size);
@@ -579,7 +603,8 @@ static void set_value(loader_t *l, const rc_conf_key_t *row, const node_t *n, co
 {
     switch (row->type) {
     case RC_CONF_MAP:
-        if (expect_kind(l, n, NODE_MAP, shown)) walk_map(l, n, n->line, row->key, shown, base);
+        if (expect_kind(l, n, NODE_MAP, shown))
+            walk_map(l, n, n->line, row->key, shown, base);
         break;
     case RC_CONF_LIST:
         set_list(l, row, n, shown, base);
@@ -620,11 +645,13 @@ static void walk_map(loader_t *l, const node_t *map, int line, const char *prefi
     for (size_t i = 0; map != NULL && i + 1 < map->n_kids; i += 2) {
         const node_t *k = map->kids[i], *v = map->kids[i + 1];
         const rc_conf_key_t *row = NULL;
-        if (!key_ok(l, k, shown)) continue;
+        if (!key_ok(l, k, shown))
+            continue;
         join(key_shown, shown, k->value, k->len);
         for (size_t r = 0; r < rc_config_schema_len && row == NULL; r++) {
             const char *name = child_name(rc_config_schema[r].key, prefix);
-            if (name != NULL && strcmp(name, k->value) == 0) row = &rc_config_schema[r];
+            if (name != NULL && strcmp(name, k->value) == 0)
+                row = &rc_config_schema[r];
         }
         if (row == NULL) {
             fail(l, k->line, key_shown, "unknown key");
@@ -641,7 +668,8 @@ static void walk_map(loader_t *l, const node_t *map, int line, const char *prefi
     for (size_t r = 0; r < rc_config_schema_len; r++) {
         const rc_conf_key_t *row = &rc_config_schema[r];
         const char *name = child_name(row->key, prefix);
-        if (name == NULL || seen[r] != 0) continue;
+        if (name == NULL || seen[r] != 0)
+            continue;
         join(key_shown, shown, name, strlen(name));
         if (row->required)
             fail(l, line, key_shown, "required key missing");
@@ -658,7 +686,8 @@ static void check_across(loader_t *l, const rc_config_t *c)
 {
     char shown[SHOWN_MAX];
     const char **names = rc_calloc(c->n_streams, sizeof(*names));
-    for (size_t i = 0; i < c->n_streams; i++) names[i] = c->streams[i].name;
+    for (size_t i = 0; i < c->n_streams; i++)
+        names[i] = c->streams[i].name;
     size_t *first = find_duplicates(names, c->n_streams);
     for (size_t i = 0; i < c->n_streams; i++) {
         if (first[i] != SIZE_MAX) {
@@ -686,7 +715,8 @@ static void check_across(loader_t *l, const rc_config_t *c)
 static bool in_scope(const char *key, const char *scope)
 {
     size_t n = strlen(scope);
-    if (n > 0 && (strncmp(key, scope, n) != 0 || key[n] != '.')) return false;
+    if (n > 0 && (strncmp(key, scope, n) != 0 || key[n] != '.'))
+        return false;
     return strstr(key + n, "[]") == NULL;
 }
 
@@ -695,13 +725,15 @@ static void free_fields(const char *scope, char *base)
 {
     for (size_t r = 0; r < rc_config_schema_len; r++) {
         const rc_conf_key_t *row = &rc_config_schema[r];
-        if (!in_scope(row->key, scope)) continue;
+        if (!in_scope(row->key, scope))
+            continue;
         char *field = base + row->offset;
         if (row->type == RC_CONF_STRING) {
             free(*(char **)field);
         } else if (row->type == RC_CONF_STRINGS) {
             char **v = *(char ***)field;
-            for (size_t i = 0; i < *(size_t *)(base + row->count_offset); i++) free(v[i]);
+            for (size_t i = 0; i < *(size_t *)(base + row->count_offset); i++)
+                free(v[i]);
             free(v);
         } else if (row->type == RC_CONF_STRING_MAP) {
             rc_kv_t *kv = *(rc_kv_t **)field;
@@ -723,7 +755,8 @@ static void free_fields(const char *scope, char *base)
 
 void rc_config_free(rc_config_t *c)
 {
-    if (c == NULL) return;
+    if (c == NULL)
+        return;
     free_fields("", (char *)c);
     free(c->path);
     free(c);
@@ -742,7 +775,8 @@ rc_config_t *rc_config_load_string(const char *name, const char *yaml, size_t le
         check_across(&l, c);
     }
     tree_free(root);
-    for (size_t r = 0; r < rc_config_schema_len; r++) tree_free(l.defaults[r]);
+    for (size_t r = 0; r < rc_config_schema_len; r++)
+        tree_free(l.defaults[r]);
     free(l.defaults);
     if (errs->n > n_before) {
         rc_config_free(c);
@@ -762,7 +796,8 @@ rc_config_t *rc_config_load(const char *path, rc_errors_t *errs)
     char *buf = rc_malloc(cap);
     for (;;) {
         len += fread(buf + len, 1, cap - len, f);
-        if (len < cap) break;
+        if (len < cap)
+            break;
         buf = rc_realloc(buf, cap *= 2);
     }
     int read_errno = ferror(f) ? errno : 0;
@@ -779,6 +814,7 @@ rc_config_t *rc_config_load(const char *path, rc_errors_t *errs)
 const rc_stream_conf_t *rc_config_stream(const rc_config_t *c, const char *name)
 {
     for (size_t i = 0; i < c->n_streams; i++)
-        if (c->streams[i].name != NULL && strcmp(c->streams[i].name, name) == 0) return &c->streams[i];
+        if (c->streams[i].name != NULL && strcmp(c->streams[i].name, name) == 0)
+            return &c->streams[i];
     return NULL;
 }

@@ -39,17 +39,21 @@ static bool is_name_char(char c)
 static bool is_name(const char *s, size_t max)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > max) return false;
+    if (n == 0 || n > max)
+        return false;
     for (size_t i = 0; i < n; i++)
-        if (!is_name_char(s[i])) return false;
+        if (!is_name_char(s[i]))
+            return false;
     return true;
 }
 
 static bool is_decimal(const char *s, size_t n)
 {
-    if (n == 0) return false;
+    if (n == 0)
+        return false;
     for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
+        if (s[i] < '0' || s[i] > '9')
+            return false;
     return true;
 }
 
@@ -72,7 +76,8 @@ static const char *check_initial(const char *s)
 {
     /* 19 digits always fit in a uint64_t, so the bridge's strtoull cannot overflow. */
     size_t n = strlen(s);
-    if (strcmp(s, "latest") == 0 || strcmp(s, "earliest") == 0 || (is_decimal(s, n) && n <= 19)) return NULL;
+    if (strcmp(s, "latest") == 0 || strcmp(s, "earliest") == 0 || (is_decimal(s, n) && n <= 19))
+        return NULL;
     return "must be latest, earliest or a record count";
 }
 
@@ -81,7 +86,8 @@ static const char *check_initial(const char *s)
 static const char *check_brokers(const char *s)
 {
     static const char reason[] = "must be \"mock\" or host:port[,host:port...]";
-    if (strcmp(s, "mock") == 0) return NULL;
+    if (strcmp(s, "mock") == 0)
+        return NULL;
     for (;;) {
         size_t n = strcspn(s, ",");
         const char *colon = NULL;
@@ -91,14 +97,19 @@ static const char *check_brokers(const char *s)
             else if ((unsigned char)*p <= ' ')
                 return reason;
         }
-        if (colon == NULL || colon == s) return reason;
+        if (colon == NULL || colon == s)
+            return reason;
         const char *port = colon + 1;
         size_t port_len = (size_t)(s + n - port);
-        if (!is_decimal(port, port_len) || port_len > 5) return reason;
+        if (!is_decimal(port, port_len) || port_len > 5)
+            return reason;
         long v = 0;
-        for (size_t i = 0; i < port_len; i++) v = v * 10 + (port[i] - '0');
-        if (v < 1 || v > 65535) return reason;
-        if (s[n] == '\0') return NULL;
+        for (size_t i = 0; i < port_len; i++)
+            v = v * 10 + (port[i] - '0');
+        if (v < 1 || v > 65535)
+            return reason;
+        if (s[n] == '\0')
+            return NULL;
         s += n + 1;
     }
 }

@@ -53,7 +53,8 @@ static pid_t spawn(const rc_config_t *cfg, int id)
         counters[(size_t)id * cfg->n_streams + s].open_h2 = 0;
     }
     pid_t pid = fork();
-    if (pid != 0) return pid;
+    if (pid != 0)
+        return pid;
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -85,9 +86,11 @@ int main(int argc, char **argv)
     }
     rc_errors_t errs = {0};
     rc_config_t *cfg = rc_config_load(path, &errs);
-    for (size_t i = 0; i < errs.n; i++) fprintf(stderr, "%s\n", errs.msgs[i]);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
     rc_errors_free(&errs);
-    if (cfg == NULL) return 1;
+    if (cfg == NULL)
+        return 1;
     if (check) {
         printf("%s: ok\n", path);
         rc_config_free(cfg);
@@ -101,7 +104,8 @@ int main(int argc, char **argv)
     /* Every address must be usable before any worker starts: a typo fails here, once. */
     for (size_t i = 0; i < cfg->edge.n_listen; i++) {
         char err[256];
-        if (cfg->edge.listen[i].tls_cert != NULL) continue;
+        if (cfg->edge.listen[i].tls_cert != NULL)
+            continue;
         int fd = rc_edge_listen(&cfg->edge.listen[i], err, sizeof(err));
         if (fd < 0) {
             rc_error("http", "%s", err);
@@ -127,16 +131,19 @@ int main(int argc, char **argv)
         int st;
         pid_t pid = waitpid(-1, &st, 0);
         if (pid < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             break;
         }
         for (int i = 0; i < n; i++) {
-            if (pids[i] != pid) continue;
+            if (pids[i] != pid)
+                continue;
             if (WIFSIGNALED(st))
                 rc_error("edge", "worker %d (pid %d) killed by signal %d; restarting it", i, (int)pid, WTERMSIG(st));
             else
                 rc_error("edge", "worker %d (pid %d) exited with %d; restarting it", i, (int)pid, WEXITSTATUS(st));
-            if (stop) break;
+            if (stop)
+                break;
             if (time(NULL) - last_start[i] < 1)
                 sleep(1); /* a worker that dies at once would otherwise be restarted in a tight loop */
             pids[i] = spawn(cfg, i);
@@ -145,9 +152,11 @@ int main(int argc, char **argv)
     }
     rc_info("edge", "stopping %d workers", n);
     for (int i = 0; i < n; i++)
-        if (pids[i] > 0) kill(pids[i], SIGTERM);
+        if (pids[i] > 0)
+            kill(pids[i], SIGTERM);
     for (int i = 0; i < n; i++)
-        if (pids[i] > 0) waitpid(pids[i], NULL, 0);
+        if (pids[i] > 0)
+            waitpid(pids[i], NULL, 0);
     rc_info("edge", "stopped");
     rc_config_free(cfg);
     return 0;

@@ -82,7 +82,8 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 {
     (void)rk;
     rc_log_level_t l = level <= 3 ? RC_LOG_ERROR : level == 4 ? RC_LOG_WARN : level <= 6 ? RC_LOG_INFO : RC_LOG_DEBUG;
-    if (rc_log_enabled(l)) rc_log(l, "rdkafka", "%s: %s", fac, buf);
+    if (rc_log_enabled(l))
+        rc_log(l, "rdkafka", "%s: %s", fac, buf);
 }
 
 /* Broker trouble is logged by librdkafka already (once per change, with repeats suppressed);
@@ -96,7 +97,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_req_dispose(void *arg)
 {
     pending_t **slot = arg;
-    if (*slot != NULL) (*slot)->req = NULL;
+    if (*slot != NULL)
+        (*slot)->req = NULL;
 }
 
 static void on_kafka_event(h2o_socket_t *sock, const char *err)
@@ -104,7 +106,8 @@ static void on_kafka_event(h2o_socket_t *sock, const char *err)
     rc_publisher_t *p = sock->data;
     (void)err;
     h2o_buffer_consume(&sock->input, sock->input->size);
-    if (p->rk != NULL) rd_kafka_poll(p->rk, 0); /* delivery reports and errors, here in the loop */
+    if (p->rk != NULL)
+        rd_kafka_poll(p->rk, 0); /* delivery reports and errors, here in the loop */
 }
 
 /* The bootstrap list: the configured brokers, or the mock cluster's that the bridge wrote. */
@@ -117,7 +120,8 @@ static int bootstrap_of(const rc_config_t *cfg, char *out, size_t len)
     char path[4200];
     snprintf(path, sizeof(path), "%s/kafka-bootstrap", cfg->ring.dir);
     FILE *f = fopen(path, "r");
-    if (f == NULL) return -1;
+    if (f == NULL)
+        return -1;
     int ok = fgets(out, (int)len, f) != NULL;
     fclose(f);
     out[strcspn(out, "\r\n")] = '\0';
@@ -126,7 +130,8 @@ static int bootstrap_of(const rc_config_t *cfg, char *out, size_t len)
 
 static void drop_producer(rc_publisher_t *p)
 {
-    if (p->rk == NULL) return;
+    if (p->rk == NULL)
+        return;
     /* Whatever is still queued fails now, with a 503, instead of blocking the loop in destroy. */
     rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(p->rk, 0);
@@ -146,7 +151,8 @@ static int make_producer(rc_publisher_t *p, const char *bootstrap)
         {"bootstrap.servers", bootstrap}, {"acks", "all"},   {"linger.ms", "1"}, {"message.timeout.ms", timeout},
         {"client.id", "ringcast-edge"},   {"log_level", "4"}};
     for (size_t i = 0; i < RC_ARRAY_SIZE(props); i++)
-        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK) goto fail;
+        if (rd_kafka_conf_set(conf, props[i][0], props[i][1], err, sizeof(err)) != RD_KAFKA_CONF_OK)
+            goto fail;
     for (size_t i = 0; i < p->cfg->kafka.n_properties; i++) {
         const rc_kv_t *kv = &p->cfg->kafka.properties[i];
         /* Shared with the bridge's consumer: consumer-only settings do not apply here. */
@@ -158,7 +164,8 @@ static int make_producer(rc_publisher_t *p, const char *bootstrap)
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_opaque(conf, p);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (p->rk == NULL) goto fail;
+    if (p->rk == NULL)
+        goto fail;
     static const uint64_t one = 1;
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
     rd_kafka_queue_io_event_enable(q, p->efd, &one, sizeof(one));
@@ -167,16 +174,20 @@ static int make_producer(rc_publisher_t *p, const char *bootstrap)
     return 0;
 fail:
     rc_error("publish", "producer: %s", err);
-    if (p->rk == NULL) rd_kafka_conf_destroy(conf);
+    if (p->rk == NULL)
+        rd_kafka_conf_destroy(conf);
     return -1;
 }
 
 void rc_publisher_check(rc_publisher_t *p)
 {
     char boot[1024];
-    if (bootstrap_of(p->cfg, boot, sizeof(boot)) != 0) return;
-    if (p->rk != NULL && strcmp(boot, p->bootstrap) == 0) return;
-    if (p->rk != NULL) rc_info("publish", "Kafka bootstrap changed to %s; new producer", boot);
+    if (bootstrap_of(p->cfg, boot, sizeof(boot)) != 0)
+        return;
+    if (p->rk != NULL && strcmp(boot, p->bootstrap) == 0)
+        return;
+    if (p->rk != NULL)
+        rc_info("publish", "Kafka bootstrap changed to %s; new producer", boot);
     drop_producer(p);
     make_producer(p, boot);
 }
@@ -196,7 +207,8 @@ rc_publisher_t *rc_publisher_new(const rc_config_t *cfg, h2o_loop_t *loop)
 
 void rc_publisher_free(rc_publisher_t *p)
 {
-    if (p == NULL) return;
+    if (p == NULL)
+        return;
     drop_producer(p);
     h2o_socket_close(p->efd_sock);
     free(p);
@@ -257,7 +269,8 @@ int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t 
         RD_KAFKA_V_KEY(q->n_keys ? q->keys[0] : NULL, q->n_keys ? q->key_lens[0] : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pd), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (r != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (hdrs != NULL) rd_kafka_headers_destroy(hdrs); /* producev owns them only on success */
+        if (hdrs != NULL)
+            rd_kafka_headers_destroy(hdrs); /* producev owns them only on success */
         *slot = NULL;
         free(pd);
         RC_EDGE_COUNT(ctr, pub_failed, 1);

@@ -23,6 +23,8 @@ typedef struct st_rc_query_t {
     size_t n_events;
     uint64_t limit;      /* 0: no limit */
     uint64_t timeout_ms; /* 0: no timeout */
+    int64_t since_ms;    /* start at the first record at or after this time (ms since the epoch) */
+    int has_since;
     char last_id[RC_QUERY_MAX_ID];
     size_t last_id_len;
     int has_last_id;
@@ -30,6 +32,10 @@ typedef struct st_rc_query_t {
 
 /* Parses s[0..len) (without the '?'). Returns 0, or -1 with a short reason in err. */
 int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t errlen);
+
+/* "2026-11-25T20:00:00Z", with optional fraction and +HH:MM offset, or epoch milliseconds.
+ * Returns 0, or -1 if s is neither. */
+int rc_parse_time_ms(const char *s, size_t len, int64_t *out);
 
 /* URL-decodes src into dst (at most cap bytes); returns the decoded length or -1 if malformed. */
 long rc_url_decode(const char *src, size_t len, char *dst, size_t cap);

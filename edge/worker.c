@@ -119,7 +119,8 @@ static uint64_t now_ms(void)
 
 static void chunk_release(chunk_t *ch)
 {
-    if (ch != NULL && --ch->refs == 0) free(ch);
+    if (ch != NULL && --ch->refs == 0)
+        free(ch);
 }
 
 /* The chunk of records at cur: the stream's latest if it starts there, else a new copy. */
@@ -131,7 +132,8 @@ static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out)
         return RC_READ_OK;
     }
     size_t cap = CHUNK_BYTES;
-    if (rc_ring_max_record(st->ring) + 8 > cap) cap = rc_ring_max_record(st->ring) + 8;
+    if (rc_ring_max_record(st->ring) + 8 > cap)
+        cap = rc_ring_max_record(st->ring) + 8;
     chunk_t *ch = rc_malloc(sizeof(*ch) + cap);
     rc_cursor_t c = cur;
     rc_read_t r = rc_ring_read(st->ring, &c, ch->data, cap, &ch->len);
@@ -169,7 +171,8 @@ static void send_frames(client_t *c, h2o_iovec_t *iov, size_t n, int final)
 {
     c->inflight = 1;
     c->last_send_ms = now_ms();
-    if (final) c->final_sent = 1;
+    if (final)
+        c->final_sent = 1;
     h2o_send(c->req, iov, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 
@@ -189,20 +192,26 @@ static int wants(const client_t *c, const rc_record_t *r)
         size_t i;
         for (i = 0; i < q->n_partitions && q->partitions[i] != r->h.partition; i++)
             ;
-        if (i == q->n_partitions) return 0;
+        if (i == q->n_partitions)
+            return 0;
     }
-    if (r->h.type == RC_REC_RESET) return 1; /* a partition's history restarted: every reader of it must know */
+    if (r->h.type == RC_REC_RESET)
+        return 1; /* a partition's history restarted: every reader of it must know */
     if (q->n_keys) {
         size_t i;
         for (i = 0; i < q->n_keys; i++)
-            if (q->key_lens[i] == r->h.key_len && memcmp(q->keys[i], r->key, r->h.key_len) == 0) break;
-        if (i == q->n_keys) return 0;
+            if (q->key_lens[i] == r->h.key_len && memcmp(q->keys[i], r->key, r->h.key_len) == 0)
+                break;
+        if (i == q->n_keys)
+            return 0;
     }
     if (q->n_events) {
         size_t i;
         for (i = 0; i < q->n_events; i++)
-            if (q->event_lens[i] == r->h.event_len && memcmp(q->events[i], r->event, r->h.event_len) == 0) break;
-        if (i == q->n_events) return 0;
+            if (q->event_lens[i] == r->h.event_len && memcmp(q->events[i], r->event, r->h.event_len) == 0)
+                break;
+        if (i == q->n_events)
+            return 0;
     }
     return 1;
 }
@@ -210,12 +219,14 @@ static int wants(const client_t *c, const rc_record_t *r)
 /* Sends what the client should get next, if nothing of it is in flight. */
 static void pump(client_t *c)
 {
-    if (c->inflight || c->final_sent) return;
+    if (c->inflight || c->final_sent)
+        return;
     stream_t *st = c->st;
     h2o_iovec_t iov[SEND_IOV];
     size_t n = 0;
     if (c->finished || st->ring == NULL) {
-        if (c->pre.len) iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        if (c->pre.len)
+            iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
         if (c->finished) {
             unwait(c);
             send_frames(c, iov, n, 1);
@@ -227,11 +238,13 @@ static void pump(client_t *c)
     for (int round = 0; round < PUMP_ROUNDS && n == 0; round++) {
         chunk_t *ch;
         rc_read_t r = chunk_at(st, c->cur, &ch);
-        if (r == RC_READ_EMPTY) break;
+        if (r == RC_READ_EMPTY)
+            break;
         if (r == RC_READ_LAPPED) {
             /* Too slow for the ring: say how much was lost, continue with the oldest record. */
             rc_cursor_t old;
-            if (rc_ring_oldest(st->ring, &old) != 0) break;
+            if (rc_ring_oldest(st->ring, &old) != 0)
+                break;
             char json[160];
             snprintf(json, sizeof(json), "{\"missed\":%" PRIu64 ",\"reason\":\"client too slow for the ring\"}",
                      old.seq > c->cur.seq ? old.seq - c->cur.seq : 0);
@@ -246,7 +259,8 @@ static void pump(client_t *c)
             c->finished = 1;
             break;
         }
-        if (c->pre.len) iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        if (c->pre.len)
+            iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
         size_t off = 0, frames = 0, bytes = 0;
         rc_record_t rec;
         while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
@@ -257,11 +271,13 @@ static void pump(client_t *c)
                 else if (rec.h.offset < c->skip_below[rec.h.lane])
                     continue;
             }
-            if (!wants(c, &rec)) continue;
+            if (!wants(c, &rec))
+                continue;
             iov[n++] = h2o_iovec_init(rec.frame, rec.h.frame_len);
             frames++;
             bytes += rec.h.frame_len;
-            if (rec.h.type == RC_REC_RESET) RC_EDGE_COUNT(st->ctr, resets, 1);
+            if (rec.h.type == RC_REC_RESET)
+                RC_EDGE_COUNT(st->ctr, resets, 1);
             if (rec.h.type == RC_REC_DATA && c->q->limit && ++c->sent >= c->q->limit) {
                 c->finished = 1;
                 break;
@@ -279,7 +295,8 @@ static void pump(client_t *c)
         } else {
             chunk_release(ch);
         }
-        if (c->finished) break;
+        if (c->finished)
+            break;
     }
     if (n == 0 && !c->finished) {
         rc_cursor_t head;
@@ -319,7 +336,8 @@ static void defer_pump(client_t *c)
         c->deferred = 1;
         h2o_linklist_insert(&W.deferred, &c->link_defer);
     }
-    if (!h2o_timeout_is_linked(&W.defer_entry)) h2o_timeout_link(W.ctx.loop, &W.zero_timeout, &W.defer_entry);
+    if (!h2o_timeout_is_linked(&W.defer_entry))
+        h2o_timeout_link(W.ctx.loop, &W.zero_timeout, &W.defer_entry);
 }
 
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
@@ -329,14 +347,17 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
     c->inflight = 0;
     chunk_release(c->chunk);
     c->chunk = NULL;
-    if (!c->final_sent) defer_pump(c);
+    if (!c->final_sent)
+        defer_pump(c);
 }
 
 static void client_free(client_t *c)
 {
-    if (c->link_all.next == NULL) return; /* h2o stopped the response, then disposed of the request: once is enough */
+    if (c->link_all.next == NULL)
+        return; /* h2o stopped the response, then disposed of the request: once is enough */
     unwait(c);
-    if (c->deferred) h2o_linklist_unlink(&c->link_defer);
+    if (c->deferred)
+        h2o_linklist_unlink(&c->link_defer);
     h2o_linklist_unlink(&c->link_all);
     c->st->n_clients--;
     if (c->h2)
@@ -364,7 +385,8 @@ static void on_client_dispose(void *p)
 static int topic_index(const stream_t *st, const char *topic)
 {
     for (uint32_t t = 0; t < st->n_topics; t++)
-        if (strcmp(st->topics[t], topic) == 0) return (int)t;
+        if (strcmp(st->topics[t], topic) == 0)
+            return (int)t;
     return -1;
 }
 
@@ -416,7 +438,8 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
                              parts.len ? "," : "", topic, part, want, want + (int64_t)fo.missed);
             parts = h2o_concat(&c->req->pool, parts, h2o_iovec_init(buf, (size_t)k));
         }
-        if (fo.at.seq < start.seq) start = fo.at;
+        if (fo.at.seq < start.seq)
+            start = fo.at;
     }
     c->cur = start;
     if (missed) {
@@ -456,7 +479,8 @@ static stream_t *stream_named(const char *name, size_t len)
 static int accepts_event_stream(h2o_req_t *req)
 {
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_ACCEPT, -1);
-    if (i < 0) return 1;
+    if (i < 0)
+        return 1;
     h2o_iovec_t v = req->headers.entries[i].value;
     return h2o_contains_token(v.base, v.len, H2O_STRLIT("text/event-stream"), ',') ||
            memmem(v.base, v.len, "text/event-stream", 17) != NULL || memmem(v.base, v.len, "*/*", 3) != NULL ||
@@ -475,7 +499,8 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
         return reply(req, 405, "Method Not Allowed", "only GET is allowed on this stream (it does not take POST)\n");
     }
-    if (!accepts_event_stream(req)) return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
+    if (!accepts_event_stream(req))
+        return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
     rc_query_t *q = h2o_mem_alloc_pool(&req->pool, sizeof(*q));
     char err[128];
     const char *qs = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
@@ -500,7 +525,8 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     const char *id = q->has_last_id ? q->last_id : NULL;
     size_t id_len = q->last_id_len;
     ssize_t h = h2o_find_header_by_str(&req->headers, H2O_STRLIT("last-event-id"), -1);
-    if (h >= 0) id = req->headers.entries[h].value.base, id_len = req->headers.entries[h].value.len;
+    if (h >= 0)
+        id = req->headers.entries[h].value.base, id_len = req->headers.entries[h].value.len;
     const char *why = NULL;
     int resumed = 0;
     if (id != NULL && id_len > 0) {
@@ -514,12 +540,19 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
             c->skip_below = NULL;
         }
     }
-    if (!resumed) {
+    if (!resumed && q->has_since) {
+        /* since=: the first record at or after that time; when older records were evicted the
+         * stream simply starts with the oldest kept (there is no cut to count a gap from). */
+        if (rc_ring_find_time(st->ring, q->since_ms, &c->cur) == RC_LOOKUP_CORRUPT)
+            return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
+    } else if (!resumed) {
         int ok =
             st->conf->start == RC_START_OLDEST ? rc_ring_oldest(st->ring, &c->cur) : rc_ring_head(st->ring, &c->cur);
-        if (ok != 0) return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
+        if (ok != 0)
+            return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
     }
-    if (q->timeout_ms) c->deadline_ms = now_ms() + q->timeout_ms;
+    if (q->timeout_ms)
+        c->deadline_ms = now_ms() + q->timeout_ms;
     h2o_linklist_insert(&st->clients, &c->link_all);
     st->n_clients++;
     c->h2 = req->version >= 0x200;
@@ -568,7 +601,8 @@ static int serve_list(h2o_req_t *req)
         } else {
             rc_cursor_t head, old;
             rc_ring_head(st->ring, &head);
-            if (rc_ring_oldest(st->ring, &old) != 0) old = head;
+            if (rc_ring_oldest(st->ring, &old) != 0)
+                old = head;
             uint64_t hb = rc_ring_heartbeat_ns(st->ring);
             k = snprintf(buf, sizeof(buf),
                          "%s{\"name\":\"%.*s\",\"available\":true,\"records\":%" PRIu64 ",\"first_seq\":%" PRIu64
@@ -613,7 +647,8 @@ static int serve_health(h2o_req_t *req)
             uint64_t hb = rc_ring_heartbeat_ns(st->ring);
             rc_ring_state_t s = rc_ring_state(st->ring);
             int fresh = hb != 0 && now >= hb && now - hb < HEALTHY_HB_NS;
-            if (!fresh || s != RC_STATE_STREAMING) healthy = 0;
+            if (!fresh || s != RC_STATE_STREAMING)
+                healthy = 0;
             k = snprintf(line, sizeof(line), "%s: bridge %s, heartbeat %s\n", st->conf->name, rc_ring_state_str(s),
                          fresh ? "fresh" : "stale");
         }
@@ -674,7 +709,8 @@ static int serve_metrics(h2o_req_t *req)
     int k;
     for (size_t r = 0; r < RC_ARRAY_SIZE(rows); r++) {
         const char *name = rows[r].name;
-        for (size_t b = r; name == NULL; b--) name = rows[b].name;
+        for (size_t b = r; name == NULL; b--)
+            name = rows[b].name;
         if (rows[r].name != NULL) {
             k = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n", name, rows[r].help, name, rows[r].type);
             body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
@@ -701,7 +737,8 @@ static int serve_metrics(h2o_req_t *req)
         uint64_t skipped = 0;
         if (st->ring != NULL) {
             rc_ring_head(st->ring, &head);
-            if (rc_ring_oldest(st->ring, &old) != 0) old = head;
+            if (rc_ring_oldest(st->ring, &old) != 0)
+                old = head;
             uint64_t hb = rc_ring_heartbeat_ns(st->ring);
             is_up = rc_ring_state(st->ring) == RC_STATE_STREAMING && hb && now >= hb && now - hb < HEALTHY_HB_NS;
             skipped = rc_ring_counter(st->ring, RC_CTR_SKIPPED);
@@ -731,11 +768,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return serve_list(req);
     if (p.len > 9 && memcmp(p.base, "/streams/", 9) == 0) {
         stream_t *st = stream_named(p.base + 9, p.len - 9);
-        if (st == NULL) return reply(req, 404, "Not Found", "no such stream\n");
+        if (st == NULL)
+            return reply(req, 404, "Not Found", "no such stream\n");
         return serve_stream(req, st);
     }
-    if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz"))) return serve_health(req);
-    if (h2o_memis(p.base, p.len, H2O_STRLIT("/metrics"))) return serve_metrics(req);
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz")))
+        return serve_health(req);
+    if (h2o_memis(p.base, p.len, H2O_STRLIT("/metrics")))
+        return serve_metrics(req);
     return -1; /* static files, if configured, or h2o's 404 */
 }
 
@@ -757,7 +797,8 @@ static void check_rings(void)
         stream_t *st = &W.streams[i];
         struct stat s;
         int exists = stat(st->path, &s) == 0;
-        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev) continue;
+        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev)
+            continue;
         if (st->ring != NULL) {
             /* Replaced or removed: positions in the old ring mean nothing in a new one. Streams
              * end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
@@ -768,7 +809,8 @@ static void check_rings(void)
             rc_ring_close(st->ring);
             st->ring = NULL;
         }
-        if (!exists) continue;
+        if (!exists)
+            continue;
         char err[512];
         if (rc_ring_open_reader(&st->ring, st->path, err, sizeof(err)) != 0) {
             st->ring = NULL;
@@ -785,7 +827,8 @@ static void wake_all(void)
 {
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
-        if (st->ring == NULL) continue;
+        if (st->ring == NULL)
+            continue;
         h2o_linklist_t list;
         h2o_linklist_init_anchor(&list);
         h2o_linklist_insert_list(&list, &st->waiting);
@@ -817,9 +860,11 @@ static void on_bridge_eof(h2o_socket_t *sock, const char *err)
 
 static void connect_bridge(void)
 {
-    if (W.bridge_sock != NULL) return;
+    if (W.bridge_sock != NULL)
+        return;
     int fd = rc_wake_connect(W.bridge_path, W.efd);
-    if (fd < 0) return;
+    if (fd < 0)
+        return;
     W.bridge_sock = h2o_evloop_socket_create(W.loop, fd, 0);
     h2o_socket_read_start(W.bridge_sock, on_bridge_eof);
     rc_debug("wake", "registered with the bridge");
@@ -830,7 +875,8 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
     (void)entry;
     check_rings();
     connect_bridge();
-    if (W.publisher != NULL) rc_publisher_check(W.publisher);
+    if (W.publisher != NULL)
+        rc_publisher_check(W.publisher);
     uint64_t now = now_ms();
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
@@ -888,7 +934,8 @@ int rc_edge_listen(const rc_listen_conf_t *l, char *err, size_t errlen)
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 || bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
         listen(fd, 1024) != 0) {
         snprintf(err, errlen, "%s:%" PRId64 ": %s", l->address, l->port, strerror(errno));
-        if (fd >= 0) close(fd);
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
     return fd;
@@ -915,11 +962,13 @@ SSL_CTX *rc_edge_tls_context(const rc_listen_conf_t *l, char *err, size_t errlen
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
-    if (err != NULL) return;
+    if (err != NULL)
+        return;
     h2o_accept_ctx_t *actx = listener->data;
     for (int i = 0; i < 64; i++) { /* a burst at a time: other listeners and clients get their turn */
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-        if (sock == NULL) break;
+        if (sock == NULL)
+            break;
         h2o_accept(actx, sock);
     }
 }
@@ -933,7 +982,8 @@ static void setup_streams(void)
         st->conf = &W.cfg->streams[i];
         snprintf(st->path, sizeof(st->path), "%s/%s.ring", W.cfg->ring.dir, st->conf->name);
         st->n_topics = (uint32_t)(st->conf->n_topics < RC_CUT_MAX_TOPICS ? st->conf->n_topics : RC_CUT_MAX_TOPICS);
-        for (uint32_t t = 0; t < st->n_topics; t++) st->topics[t] = st->conf->topics[t];
+        for (uint32_t t = 0; t < st->n_topics; t++)
+            st->topics[t] = st->conf->topics[t];
         for (uint32_t a = 1; a < st->n_topics; a++) /* insertion sort: a handful of names */
             for (uint32_t b = a; b > 0 && strcmp(st->topics[b - 1], st->topics[b]) > 0; b--) {
                 const char *x = st->topics[b];
@@ -950,7 +1000,8 @@ static void setup_streams(void)
 static int streams_open(void)
 {
     size_t n = 0;
-    for (size_t i = 0; i < W.n_streams; i++) n += W.streams[i].n_clients;
+    for (size_t i = 0; i < W.n_streams; i++)
+        n += W.streams[i].n_clients;
     return n > 0;
 }
 
@@ -1019,7 +1070,8 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     check_rings();
     connect_bridge();
     for (size_t i = 0; i < cfg->n_streams; i++)
-        if (cfg->streams[i].publish && W.publisher == NULL) W.publisher = rc_publisher_new(cfg, W.loop);
+        if (cfg->streams[i].publish && W.publisher == NULL)
+            W.publisher = rc_publisher_new(cfg, W.loop);
 
     h2o_timeout_init(W.ctx.loop, &W.zero_timeout, 0);
     h2o_timeout_init(W.ctx.loop, &W.hk_timeout, HOUSEKEEP_MS);
@@ -1031,16 +1083,20 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     h2o_timeout_link(W.ctx.loop, &W.hb_timeout, &W.hb_entry);
     rc_info("http", "worker %d serving %zu streams", id, W.n_streams);
 
-    while (!*stop) h2o_evloop_run(W.loop, INT32_MAX);
+    while (!*stop)
+        h2o_evloop_run(W.loop, INT32_MAX);
 
     /* Draining: no new connections; every open stream ends after a last retry hint, so browsers
      * come back (to another worker or host) with their Last-Event-ID. */
     rc_info("http", "worker %d draining", id);
-    for (size_t i = 0; i < W.n_listeners; i++) h2o_socket_close(W.listeners[i]);
+    for (size_t i = 0; i < W.n_listeners; i++)
+        h2o_socket_close(W.listeners[i]);
     W.n_listeners = 0;
-    for (size_t i = 0; i < W.n_streams; i++) end_clients(&W.streams[i]);
+    for (size_t i = 0; i < W.n_streams; i++)
+        end_clients(&W.streams[i]);
     uint64_t until = now_ms() + DRAIN_MS;
-    while (streams_open() && now_ms() < until) h2o_evloop_run(W.loop, 100);
+    while (streams_open() && now_ms() < until)
+        h2o_evloop_run(W.loop, 100);
     rc_info("http", "worker %d stopped", id);
     return 0;
 }

@@ -54,7 +54,8 @@ static inline void tap_register(tap_test_t *t)
 
 #define CHECK(cond)                                                                                                    \
     do {                                                                                                               \
-        if (!(cond)) TAP_FAIL("failed: %s", #cond);                                                                    \
+        if (!(cond))                                                                                                   \
+            TAP_FAIL("failed: %s", #cond);                                                                             \
     } while (0)
 
 #define REQUIRE(cond)                                                                                                  \
@@ -68,13 +69,15 @@ static inline void tap_register(tap_test_t *t)
 #define CHECK_EQ_U64(a, b)                                                                                             \
     do {                                                                                                               \
         uint64_t tap_a_ = (uint64_t)(a), tap_b_ = (uint64_t)(b);                                                       \
-        if (tap_a_ != tap_b_) TAP_FAIL("%s == %s: got %" PRIu64 ", want %" PRIu64, #a, #b, tap_a_, tap_b_);            \
+        if (tap_a_ != tap_b_)                                                                                          \
+            TAP_FAIL("%s == %s: got %" PRIu64 ", want %" PRIu64, #a, #b, tap_a_, tap_b_);                              \
     } while (0)
 
 #define CHECK_EQ_INT(a, b)                                                                                             \
     do {                                                                                                               \
         long long tap_a_ = (long long)(a), tap_b_ = (long long)(b);                                                    \
-        if (tap_a_ != tap_b_) TAP_FAIL("%s == %s: got %lld, want %lld", #a, #b, tap_a_, tap_b_);                       \
+        if (tap_a_ != tap_b_)                                                                                          \
+            TAP_FAIL("%s == %s: got %lld, want %lld", #a, #b, tap_a_, tap_b_);                                         \
     } while (0)
 
 #define CHECK_EQ_STR(a, b)                                                                                             \
@@ -90,11 +93,13 @@ static inline int tap_run(void)
     int n = 0, failed = 0, i = 0;
     const char *only = getenv("TAP_ONLY"); /* run a single test by name while debugging */
     for (tap_test_t *t = tap_tests_head; t != NULL; t = t->next)
-        if (only == NULL || strcmp(only, t->name) == 0) n++;
+        if (only == NULL || strcmp(only, t->name) == 0)
+            n++;
     printf("1..%d\n", n);
     fflush(stdout);
     for (tap_test_t *t = tap_tests_head; t != NULL; t = t->next) {
-        if (only != NULL && strcmp(only, t->name) != 0) continue;
+        if (only != NULL && strcmp(only, t->name) != 0)
+            continue;
         tap_cur_failed = 0;
         t->fn();
         printf("%s %d - %s\n", tap_cur_failed ? "not ok" : "ok", ++i, t->name);

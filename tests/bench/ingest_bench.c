@@ -36,13 +36,15 @@ static double cpu_of(pid_t pid)
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
-    if (f == NULL) return 0;
+    if (f == NULL)
+        return 0;
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
     unsigned long ut = 0, st = 0;
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -94,7 +96,8 @@ int main(int argc, char **argv)
     if (mock) {
         /* The producer hosts the mock cluster; it must live until the bridge has read everything. */
         rd_kafka_t *host = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_dup(conf), err, sizeof(err));
-        if (host == NULL || (mc = rd_kafka_mock_cluster_new(host, 1)) == NULL) die("cannot start the mock cluster");
+        if (host == NULL || (mc = rd_kafka_mock_cluster_new(host, 1)) == NULL)
+            die("cannot start the mock cluster");
         rd_kafka_mock_topic_create(mc, topic, parts, 1);
         snprintf(boot, sizeof(boot), "%s", rd_kafka_mock_cluster_bootstraps(mc));
     } else {
@@ -102,7 +105,8 @@ int main(int argc, char **argv)
     }
     rd_kafka_conf_set(conf, "bootstrap.servers", boot, err, sizeof(err));
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (rk == NULL) die(err);
+    if (rk == NULL)
+        die(err);
     char *value = rc_malloc((size_t)size);
     memset(value, 'v', (size_t)size);
     double t0 = now_s();
@@ -113,8 +117,10 @@ int main(int argc, char **argv)
             rd_kafka_resp_err_t r = rd_kafka_producev(
                 rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION((int32_t)(i % parts)),
                 RD_KAFKA_V_VALUE(value, (size_t)size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-            if (r == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-            if (r != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(rd_kafka_err2str(r));
+            if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            if (r != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                die(rd_kafka_err2str(r));
             rd_kafka_poll(rk, 10);
         }
         rd_kafka_poll(rk, 0);
@@ -124,7 +130,8 @@ int main(int argc, char **argv)
             now_s() - t0);
 
     char dir[] = "/dev/shm/rc-ingest-XXXXXX", cfg[512], ring[600];
-    if (mkdtemp(dir) == NULL) die(strerror(errno));
+    if (mkdtemp(dir) == NULL)
+        die(strerror(errno));
     snprintf(cfg, sizeof(cfg), "%s/ringcast.yaml", dir);
     snprintf(ring, sizeof(ring), "%s/rings/bench.ring", dir);
     FILE *f = fopen(cfg, "w");
@@ -149,7 +156,8 @@ int main(int argc, char **argv)
             continue;
         }
         count = rc_ring_counter(r, RC_CTR_RECORDS) + rc_ring_counter(r, RC_CTR_SKIPPED);
-        if (count != prev) prev = count, moved = now_s();
+        if (count != prev)
+            prev = count, moved = now_s();
         if (count > 0 && first == 0) {
             first = now_s();
             cpu_first = cpu_of(pid);
@@ -177,7 +185,8 @@ int main(int argc, char **argv)
     rc_ring_close(r);
     char cmd[700];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "ingest_bench: could not remove %s\n", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "ingest_bench: could not remove %s\n", dir);
     free(value);
     rd_kafka_destroy(rk);
     return 0;

@@ -51,7 +51,8 @@ static uint64_t write_for(rc_ring_t *w, uint32_t frame_len, double secs, uint64_
         for (int i = 0; i < 16 * BATCH; i++) {
             in.offset = (int64_t)(*offset)++;
             rc_ring_append(w, &in);
-            if (++n % BATCH == 0) rc_ring_publish(w);
+            if (++n % BATCH == 0)
+                rc_ring_publish(w);
         }
     } while (now_s() < end);
     rc_ring_publish(w);
@@ -70,7 +71,8 @@ static uint64_t read_all(const rc_ring_t *r, uint8_t *buf, unsigned *sink)
             rc_ring_oldest(r, &c);
             continue;
         }
-        if (rr != RC_READ_OK) return n;
+        if (rr != RC_READ_OK)
+            return n;
         rc_record_t rec;
         while (rc_ring_next_record(buf, nb, &off, &rec)) {
             *sink += rec.frame[0] + rec.frame[rec.h.frame_len - 1];
@@ -102,7 +104,8 @@ static void *concurrent_reader(void *p)
             rc_ring_oldest(x->w, &c);
             continue;
         }
-        if (rr != RC_READ_OK) continue;
+        if (rr != RC_READ_OK)
+            continue;
         rc_record_t rec;
         while (rc_ring_next_record(buf, nb, &off, &rec)) {
             sink += rec.frame[0];
@@ -150,14 +153,16 @@ int main(int argc, char **argv)
 
         pin(0);
         /* Warm up until the ring has wrapped: the first pass pays a page fault every 4 KiB. */
-        while (rc_ring_counter(w, RC_CTR_EVICTED) == 0) write_for(w, sizes[s], 0.05, &offset);
+        while (rc_ring_counter(w, RC_CTR_EVICTED) == 0)
+            write_for(w, sizes[s], 0.05, &offset);
         double t0 = now_s();
         uint64_t wn = write_for(w, sizes[s], seconds, &offset);
         double wt = now_s() - t0;
 
         uint64_t rn = 0;
         t0 = now_s();
-        do rn += read_all(w, buf, &sink);
+        do
+            rn += read_all(w, buf, &sink);
         while (now_s() - t0 < seconds);
         double rt = now_s() - t0;
 
@@ -187,7 +192,8 @@ int main(int argc, char **argv)
         snprintf(p, sizeof(p), "%s/%s.ring.lock", dir, name);
         unlink(p);
     }
-    if (json) printf("]\n");
+    if (json)
+        printf("]\n");
     rmdir(dir);
     free(buf);
     return sink == 0xdeadbeef; /* keeps the reads from being optimised away */

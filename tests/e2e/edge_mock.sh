@@ -103,8 +103,8 @@ wait $chat_pid
 re='^\{"topic":"chat","partition":[01],"offset":[0-9]+\}.? 201$'
 ok "POST: 201 with the topic, partition and offset Kafka gave it" eval '[[ "$r1" =~ $re ]]'
 is "POST: the published events come back, in order, with key filter, event and lines" \
-    "$(grep -v '^id: ' "$T/chat.sse" | grep -v '^retry' | tr '\n' '|')" \
-    "|event: msg|data: hello, world||data: two|data: lines||"
+    "$(grep -e '^event: ' -e '^data: ' "$T/chat.sse" | tr '\n' '|')" \
+    "event: msg|data: hello, world|data: two|data: lines|"
 is "POST: 413 over max_publish_bytes" \
     "$(head -c 2000 /dev/zero | tr '\0' x | curl -s -w ' %{http_code}' -X POST --data-binary @- "$URL/streams/chat")" \
     "event too large: at most 1024 bytes
@@ -121,6 +121,20 @@ sleep 0.5
 printf 'a\nb\nc\n' | kcat -P -b "$BOOT" -t live -p 1
 wait $live_pid
 is "live: a waiting client receives new records as they come" "$(data_of <"$T/live.sse" | tr '\n' ' ')" "a b c "
+
+# since=: the first record at or after a time (Kafka timestamps), RFC 3339 or epoch ms.
+printf 'old1\nold2\n' | kcat -P -b "$BOOT" -t live -p 0
+sleep 1.1
+t_mid=$(date +%s%3N)
+sleep 0.1
+printf 'new1\nnew2\n' | kcat -P -b "$BOOT" -t live -p 0
+new_in() { [ "$(sse "live?since=$t_mid&timeout=1" 3 | data_of | tr '\n' ' ')" = "new1 new2 " ]; }
+ok "since=<epoch ms> starts at the first record at or after that time" wait_for 10 new_in
+is "since=<RFC 3339> in the past starts at the oldest record" \
+    "$(sse 'live?since=2020-01-01T00:00:00.5%2B01:00&limit=1' 3 | tee "$T/since.sse" | data_of)" "a"
+is "since=<RFC 3339> in the future waits for new records" \
+    "$(sse 'live?since=2099-01-01T00:00:00Z&timeout=1' 3 | grep -c '^data:')" 0
+is "since= that is not a time is 400" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/streams/live?since=yesterday")" 400
 
 ok "heartbeat: an idle stream gets comment lines" sh -c "curl -sN --max-time 3 '$URL/streams/live' | grep -qx ':'"
 is "timeout=1 ends the stream after a second" "$(sse 'live?timeout=1' 5 >/dev/null; echo $?)" 0

@@ -30,15 +30,19 @@ static size_t image_len;
 /* A healthy ring with 3 lanes that wrapped, as a malloc'd image. */
 static void make_image(void)
 {
-    if (image) return;
+    if (image)
+        return;
     char dir[] = "/tmp/rc-garbage-XXXXXX";
-    if (mkdtemp(dir) == NULL) abort();
+    if (mkdtemp(dir) == NULL)
+        abort();
     rc_ring_geom_t g = {.capacity = 8192, .index_slots = 64, .max_lanes = 4, .ckpt_interval = 4};
     rc_ring_t *w;
     rc_ring_opened_t how;
     char why[128], err[256], path[256];
-    if (rc_ring_writer_open(&w, dir, "g", &g, &how, why, sizeof(why), err, sizeof(err)) != 0) abort();
-    for (int l = 0; l < 3; l++) rc_ring_lane(w, "garbage", l);
+    if (rc_ring_writer_open(&w, dir, "g", &g, &how, why, sizeof(why), err, sizeof(err)) != 0)
+        abort();
+    for (int l = 0; l < 3; l++)
+        rc_ring_lane(w, "garbage", l);
     char frame[600];
     memset(frame, 'f', sizeof(frame));
     for (int i = 0; i < 200; i++) {
@@ -53,7 +57,8 @@ static void make_image(void)
                           .frame = frame,
                           .frame_len = (uint32_t)(20 + (i * 37) % 500)};
         rc_ring_append(w, &in);
-        if (i % 5 == 0) rc_ring_publish(w);
+        if (i % 5 == 0)
+            rc_ring_publish(w);
     }
     rc_ring_close(w);
     snprintf(path, sizeof(path), "%s/g.ring", dir);
@@ -62,7 +67,8 @@ static void make_image(void)
     fstat(fd, &st);
     image_len = (size_t)st.st_size;
     image = malloc(image_len);
-    if (read(fd, image, image_len) != (ssize_t)image_len) abort();
+    if (read(fd, image, image_len) != (ssize_t)image_len)
+        abort();
     close(fd);
     unlink(path);
     snprintf(path, sizeof(path), "%s/g.ring.lock", dir);
@@ -80,8 +86,10 @@ static unsigned exercise(const rc_ring_t *r)
     rc_ring_validate(r, true, err, sizeof(err));
     rc_cursor_t starts[4];
     int ns = 0;
-    if (rc_ring_oldest(r, &starts[ns]) == 0) ns++;
-    if (rc_ring_head(r, &starts[ns]) == 0) ns++;
+    if (rc_ring_oldest(r, &starts[ns]) == 0)
+        ns++;
+    if (rc_ring_head(r, &starts[ns]) == 0)
+        ns++;
     starts[ns++] = (rc_cursor_t){rnd() & ~(uint64_t)7, rnd()};
     starts[ns++] = (rc_cursor_t){(rnd() % 20000) & ~(uint64_t)7, RC_SEQ_UNKNOWN};
     for (int s = 0; s < ns; s++) {
@@ -89,26 +97,33 @@ static unsigned exercise(const rc_ring_t *r)
         for (int i = 0; i < 64; i++) {
             size_t nb, off = 0;
             rc_read_t rr = rc_ring_read(r, &c, buf, sizeof(buf) - 8 * (rnd() % 400), &nb);
-            if (rr != RC_READ_OK) break;
+            if (rr != RC_READ_OK)
+                break;
             rc_record_t rec;
             while (rc_ring_next_record(buf, nb, &off, &rec)) {
-                for (uint32_t k = 0; k < rec.h.key_len; k++) sum += rec.key[k];
-                for (uint32_t k = 0; k < rec.h.event_len; k++) sum += rec.event[k];
-                for (uint32_t k = 0; k < rec.h.frame_len; k++) sum += rec.frame[k];
+                for (uint32_t k = 0; k < rec.h.key_len; k++)
+                    sum += rec.key[k];
+                for (uint32_t k = 0; k < rec.h.event_len; k++)
+                    sum += rec.event[k];
+                for (uint32_t k = 0; k < rec.h.frame_len; k++)
+                    sum += rec.frame[k];
             }
         }
     }
     for (int i = 0; i < 16; i++) {
         rc_cursor_t c;
         uint64_t seq = i < 8 ? rnd() % 300 : rnd();
-        if (rc_ring_find_seq(r, seq, &c) == RC_FOUND) sum += (unsigned)c.pos;
+        if (rc_ring_find_seq(r, seq, &c) == RC_FOUND)
+            sum += (unsigned)c.pos;
         rc_found_t fo;
         uint32_t lane = (uint32_t)(rnd() % 6);
         int64_t want = i < 8 ? (int64_t)(rnd() % 100) : (int64_t)rnd();
-        if (rc_ring_find_offset(r, lane, want, &fo) == RC_FOUND) sum += (unsigned)fo.at.pos;
+        if (rc_ring_find_offset(r, lane, want, &fo) == RC_FOUND)
+            sum += (unsigned)fo.at.pos;
         int32_t part;
         int64_t next;
-        if (rc_ring_lane_info(r, lane, topic, sizeof(topic), &part, &next) == 0) sum += (unsigned)strlen(topic);
+        if (rc_ring_lane_info(r, lane, topic, sizeof(topic), &part, &next) == 0)
+            sum += (unsigned)strlen(topic);
     }
     char name[80];
     sum += (unsigned)strlen(rc_ring_stream_name(r, name, sizeof(name)));
@@ -121,7 +136,8 @@ TEST(random_files_are_rejected)
     for (int i = 0; i < 500; i++) {
         size_t len = rnd() % 40000;
         uint8_t *b = malloc(len + 1);
-        for (size_t k = 0; k < len; k++) b[k] = (uint8_t)rnd();
+        for (size_t k = 0; k < len; k++)
+            b[k] = (uint8_t)rnd();
         rc_ring_t *r;
         char err[256];
         if (rc_ring_attach(&r, b, len, err, sizeof(err)) == 0) {
@@ -183,7 +199,8 @@ TEST(random_body_behind_a_valid_header_never_crashes)
         /* Keep line 0 and its checksum (so attach succeeds); randomise everything else, with head
          * and tail lines sometimes plausible, sometimes wild. */
         for (size_t k = 64; k < image_len; k++)
-            if (k < 6 * 64 || k >= 7 * 64) b[k] = (uint8_t)rnd();
+            if (k < 6 * 64 || k >= 7 * 64)
+                b[k] = (uint8_t)rnd();
         if (round % 2) {
             uint64_t tail = (rnd() % 5000) * 8, head = tail + (rnd() % 1100) * 8, seq = rnd() % 400;
             memcpy(b + 64, &(uint64_t){rnd() % 4}, 8);
@@ -199,7 +216,8 @@ TEST(random_body_behind_a_valid_header_never_crashes)
         char err[256];
         REQUIRE(rc_ring_attach(&r, b, image_len, err, sizeof(err)) == 0);
         exercise(r);
-        if (rc_ring_validate(r, true, err, sizeof(err)) != 0) corrupt_seen++;
+        if (rc_ring_validate(r, true, err, sizeof(err)) != 0)
+            corrupt_seen++;
         rc_ring_close(r);
         free(b);
     }
@@ -221,7 +239,8 @@ TEST(random_bit_flips_in_a_used_ring_never_crash)
         int flips = 1 + (int)(rnd() % 40);
         for (int k = 0; k < flips; k++) {
             size_t at = 64 + rnd() % (image_len - 64);
-            if (at >= 6 * 64 && at < 6 * 64 + 8) continue; /* the identity checksum: covered above */
+            if (at >= 6 * 64 && at < 6 * 64 + 8)
+                continue; /* the identity checksum: covered above */
             b[at] ^= (uint8_t)(1u << (rnd() % 8));
         }
         REQUIRE(rc_ring_attach(&r, b, image_len, err, sizeof(err)) == 0);

@@ -44,7 +44,8 @@ typedef struct {
 static uint64_t fnv64(const uint8_t *p, size_t n)
 {
     uint64_t x = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) x = (x ^ p[i]) * 0x100000001b3ull;
+    for (size_t i = 0; i < n; i++)
+        x = (x ^ p[i]) * 0x100000001b3ull;
     return x;
 }
 
@@ -83,14 +84,16 @@ static int check_record(const rc_record_t *rec)
         return -1;
     memcpy(&fseq, rec->frame, 8);
     memcpy(&sum, rec->frame + rec->h.frame_len - 8, 8);
-    if (fseq != seq || sum != fnv64(rec->frame, rec->h.frame_len - 8)) return -1;
+    if (fseq != seq || sum != fnv64(rec->frame, rec->h.frame_len - 8))
+        return -1;
     return 0;
 }
 
 static void writer_run(rc_ring_t *w, uint64_t total)
 {
     static uint8_t frame[MAX_FRAME];
-    for (int l = 0; l < LANES; l++) rc_ring_lane(w, "stress", l);
+    for (int l = 0; l < LANES; l++)
+        rc_ring_lane(w, "stress", l);
     uint64_t batch = 0;
     for (uint64_t seq = 0; seq < total; seq++) {
         char key[16];
@@ -236,7 +239,8 @@ int main(int argc, char **argv)
         reader_result_t *shared = calloc((size_t)n, sizeof(*shared));
         int fds[16][2];
         for (int i = 0; i < n; i++) {
-            if (pipe(fds[i]) != 0) return 1;
+            if (pipe(fds[i]) != 0)
+                return 1;
             pids[i] = fork();
             if (pids[i] == 0) {
                 rc_ring_t *r;

@@ -71,7 +71,8 @@ static const char *envelope(rc_envelope_t *e)
 {
     static char out[1024];
     long n = rc_envelope_encode(out, sizeof(out), e);
-    if (n < 0 || (size_t)n != rc_envelope_len(e)) return "(length mismatch)";
+    if (n < 0 || (size_t)n != rc_envelope_len(e))
+        return "(length mismatch)";
     out[n] = '\0';
     return out;
 }
@@ -119,7 +120,8 @@ static rc_cut_t cut_of(int n_topics, const int *parts, const int64_t *offs)
     int k = 0;
     for (int t = 0; t < n_topics; t++) {
         c.n_parts[t] = (uint16_t)parts[t];
-        for (int i = 0; i < parts[t]; i++, k++) c.next[k] = offs[k];
+        for (int i = 0; i < parts[t]; i++, k++)
+            c.next[k] = offs[k];
     }
     return c;
 }
@@ -141,7 +143,8 @@ TEST(eventid_single_partition_is_short_and_round_trips)
 TEST(eventid_many_partitions_and_topics_round_trip)
 {
     int64_t offs[40];
-    for (int i = 0; i < 40; i++) offs[i] = i == 7 ? -1 : i == 8 ? INT64_MAX : 5000000000 + i * 37 - (i % 3) * 1000;
+    for (int i = 0; i < 40; i++)
+        offs[i] = i == 7 ? -1 : i == 8 ? INT64_MAX : 5000000000 + i * 37 - (i % 3) * 1000;
     rc_cut_t c = cut_of(3, (int[]){32, 6, 2}, offs), d;
     char id[RC_EVENTID_MAX];
     long n = rc_eventid_encode(id, sizeof(id), 0xabcdef, &c);
@@ -158,7 +161,8 @@ TEST(eventid_many_partitions_and_topics_round_trip)
 TEST(eventid_similar_offsets_cost_few_characters)
 {
     int64_t offs[24];
-    for (int i = 0; i < 24; i++) offs[i] = 987654321 + (i % 5);
+    for (int i = 0; i < 24; i++)
+        offs[i] = 987654321 + (i % 5);
     rc_cut_t c = cut_of(1, (int[]){24}, offs);
     char id[RC_EVENTID_MAX];
     long n = rc_eventid_encode(id, sizeof(id), 1, &c);

@@ -20,7 +20,8 @@ static rc_config_t *load_ok(const char *yaml)
 {
     rc_errors_t errs = {0};
     rc_config_t *c = load(yaml, &errs);
-    for (size_t i = 0; i < errs.n; i++) printf("#   unexpected error: %s\n", errs.msgs[i]);
+    for (size_t i = 0; i < errs.n; i++)
+        printf("#   unexpected error: %s\n", errs.msgs[i]);
     CHECK(c != NULL);
     rc_errors_free(&errs);
     return c;
@@ -35,7 +36,8 @@ static void check_errors(int line, rc_config_t *c, rc_errors_t *errs, const char
     CHECK_EQ_INT(errs->n, n_want);
     for (size_t i = 0; i < errs->n || i < n_want; i++)
         CHECK_EQ_STR(i < errs->n ? errs->msgs[i] : NULL, i < n_want ? want[i] : NULL);
-    if (tap_cur_failed) printf("#   (checked at line %d)\n", line);
+    if (tap_cur_failed)
+        printf("#   (checked at line %d)\n", line);
     tap_cur_failed |= failed_before;
     rc_config_free(c);
     rc_errors_free(errs);
@@ -74,7 +76,8 @@ TEST(size_rejects_decimal_units_fractions_signs_and_overflow)
                                       "16777216TiB"};
     uint64_t v = 7;
     for (size_t i = 0; i < RC_ARRAY_SIZE(bad); i++) {
-        if (rc_parse_size(bad[i], &v) != -1) TAP_FAIL("accepted \"%s\"", bad[i]);
+        if (rc_parse_size(bad[i], &v) != -1)
+            TAP_FAIL("accepted \"%s\"", bad[i]);
     }
     CHECK_EQ_U64(v, 7);
 }
@@ -95,7 +98,8 @@ TEST(duration_rejects_bare_numbers_other_units_and_overflow)
         "15", "0", "", "s", "1d", "1.5s", "15S", "15 s", "-1s", "1h30m", "5124095576030432h"};
     uint64_t v = 7;
     for (size_t i = 0; i < RC_ARRAY_SIZE(bad); i++) {
-        if (rc_parse_duration_ms(bad[i], &v) != -1) TAP_FAIL("accepted \"%s\"", bad[i]);
+        if (rc_parse_duration_ms(bad[i], &v) != -1)
+            TAP_FAIL("accepted \"%s\"", bad[i]);
     }
     CHECK_EQ_U64(v, 7);
 }
@@ -230,7 +234,8 @@ TEST(example_config_loads_with_the_documented_values)
 {
     rc_errors_t errs = {0};
     rc_config_t *c = rc_config_load("config/ringcast.example.yaml", &errs);
-    for (size_t i = 0; i < errs.n; i++) printf("#   unexpected error: %s\n", errs.msgs[i]);
+    for (size_t i = 0; i < errs.n; i++)
+        printf("#   unexpected error: %s\n", errs.msgs[i]);
     REQUIRE(c != NULL);
     CHECK_EQ_STR(c->path, "config/ringcast.example.yaml");
     CHECK_EQ_STR(c->kafka.brokers, "mock");
@@ -757,7 +762,8 @@ TEST(random_yaml_fragments_never_crash)
         }
         rc_errors_t errs = {0};
         rc_config_t *c = rc_config_load_string("t.yaml", buf, len, &errs);
-        if ((c != NULL) == (errs.n > 0)) TAP_FAIL("round %d: config %p with %zu errors", round, (void *)c, errs.n);
+        if ((c != NULL) == (errs.n > 0))
+            TAP_FAIL("round %d: config %p with %zu errors", round, (void *)c, errs.n);
         rc_config_free(c);
         rc_errors_free(&errs);
     }
@@ -774,12 +780,14 @@ TEST(schema_rows_are_consistent)
         for (size_t p = 0; p < r && dot != NULL; p++) {
             const rc_conf_key_t *q = &rc_config_schema[p];
             size_t n = (size_t)(dot - row->key);
-            if (q->type == RC_CONF_MAP && strlen(q->key) == n && strncmp(q->key, row->key, n) == 0) parent_found = true;
+            if (q->type == RC_CONF_MAP && strlen(q->key) == n && strncmp(q->key, row->key, n) == 0)
+                parent_found = true;
             if (q->type == RC_CONF_LIST && strlen(q->key) + 2 == n && strncmp(q->key, row->key, n - 2) == 0 &&
                 strncmp(row->key + n - 2, "[]", 2) == 0)
                 parent_found = true;
         }
-        if (!parent_found) TAP_FAIL("%s: no MAP or LIST row above it", row->key);
+        if (!parent_found)
+            TAP_FAIL("%s: no MAP or LIST row above it", row->key);
         if (row->doc == NULL || row->doc[0] == '\0' || strchr(row->doc, '|') != NULL)
             TAP_FAIL("%s: doc missing or holds a '|'", row->key);
         if ((row->type == RC_CONF_INT || row->type == RC_CONF_ENUM) && row->size != 4 && row->size != 8)
@@ -792,7 +800,8 @@ TEST(schema_rows_are_consistent)
         bool has_value = row->type != RC_CONF_MAP && row->type != RC_CONF_LIST;
         if (has_value && row->def == NULL && row->example == NULL)
             TAP_FAIL("%s: no default and no example for the example config", row->key);
-        if (row->required && row->def != NULL) TAP_FAIL("%s: required with a default", row->key);
+        if (row->required && row->def != NULL)
+            TAP_FAIL("%s: required with a default", row->key);
     }
 }
 

@@ -41,7 +41,8 @@ static void fx_dir(fixture_t *f)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(f->dir, sizeof(f->dir), "%s/rc-test-ring-XXXXXX", base);
-    if (mkdtemp(f->dir) == NULL) abort();
+    if (mkdtemp(f->dir) == NULL)
+        abort();
 }
 
 static int fx_open(fixture_t *f, uint64_t cap, uint32_t slots, rc_ring_opened_t *how, char *why, size_t whylen)
@@ -52,13 +53,15 @@ static int fx_open(fixture_t *f, uint64_t cap, uint32_t slots, rc_ring_opened_t 
     char w[256];
     int rc = rc_ring_writer_open(&f->w, f->dir, "s", &g, how ? how : &h, why ? why : w, why ? whylen : sizeof(w), err,
                                  sizeof(err));
-    if (rc != 0) printf("# writer_open: %s\n", err);
+    if (rc != 0)
+        printf("# writer_open: %s\n", err);
     return rc;
 }
 
 static void fx_done(fixture_t *f)
 {
-    if (f->w) rc_ring_close(f->w);
+    if (f->w)
+        rc_ring_close(f->w);
     f->w = NULL;
     DIR *d = opendir(f->dir);
     if (d != NULL) {
@@ -97,6 +100,7 @@ static int put_sized(rc_ring_t *w, int lane, int64_t offset, size_t frame_len)
                       .lane = (uint16_t)lane,
                       .partition = lane,
                       .offset = offset,
+                      .timestamp = 1000 + offset,
                       .frame = buf,
                       .frame_len = (uint32_t)frame_len};
     return rc_ring_append(w, &in);
@@ -105,7 +109,8 @@ static int put_sized(rc_ring_t *w, int lane, int64_t offset, size_t frame_len)
 static void add_lanes(rc_ring_t *w, int n)
 {
     for (int i = 0; i < n; i++)
-        if (rc_ring_lane(w, "topic", i) != i) abort();
+        if (rc_ring_lane(w, "topic", i) != i)
+            abort();
 }
 
 /* Reads every record from c to the head; stores seqs (and offsets) in order. Returns the count or
@@ -117,7 +122,8 @@ static int read_all(const rc_ring_t *r, rc_cursor_t c, uint64_t *seqs, int64_t *
     for (;;) {
         size_t nb;
         rc_read_t rr = rc_ring_read(r, &c, buf, sizeof(buf), &nb);
-        if (rr == RC_READ_EMPTY) return n;
+        if (rr == RC_READ_EMPTY)
+            return n;
         if (rr != RC_READ_OK) {
             printf("# read: %s\n", rc_read_str(rr));
             return -1;
@@ -126,8 +132,10 @@ static int read_all(const rc_ring_t *r, rc_cursor_t c, uint64_t *seqs, int64_t *
         rc_record_t rec;
         while (rc_ring_next_record(buf, nb, &off, &rec)) {
             if (n < max) {
-                if (seqs) seqs[n] = rec.h.seq;
-                if (offs) offs[n] = rec.h.offset;
+                if (seqs)
+                    seqs[n] = rec.h.seq;
+                if (offs)
+                    offs[n] = rec.h.offset;
             }
             n++;
         }
@@ -138,7 +146,8 @@ static void validate_ok(const rc_ring_t *r)
 {
     char err[256] = "";
     int rc = rc_ring_validate(r, true, err, sizeof(err));
-    if (rc != 0) TAP_FAIL("validate: %s", err);
+    if (rc != 0)
+        TAP_FAIL("validate: %s", err);
 }
 
 /* --- creation, reopen, restart --------------------------------------------------------------------- */
@@ -200,7 +209,8 @@ TEST(reopen_after_restart_continues_sequence_and_epoch)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 2);
-    for (int i = 0; i < 10; i++) CHECK(put(f.w, i % 2, i / 2, "data: x\n\n") == 0);
+    for (int i = 0; i < 10; i++)
+        CHECK(put(f.w, i % 2, i / 2, "data: x\n\n") == 0);
     rc_ring_publish(f.w);
     uint64_t epoch = rc_ring_epoch(f.w);
     rc_ring_close(f.w);
@@ -235,11 +245,14 @@ TEST(reopen_after_crash_keeps_only_published_records)
     pid_t pid = fork();
     if (pid == 0) {
         /* A writer that dies without closing: 5 records published, 3 not. */
-        if (fx_open(&f, 1 << 16, 0, NULL, NULL, 0) != 0) _exit(2);
+        if (fx_open(&f, 1 << 16, 0, NULL, NULL, 0) != 0)
+            _exit(2);
         add_lanes(f.w, 1);
-        for (int i = 0; i < 5; i++) put(f.w, 0, i, "data: p\n\n");
+        for (int i = 0; i < 5; i++)
+            put(f.w, 0, i, "data: p\n\n");
         rc_ring_publish(f.w);
-        for (int i = 5; i < 8; i++) put(f.w, 0, i, "data: u\n\n");
+        for (int i = 5; i < 8; i++)
+            put(f.w, 0, i, "data: u\n\n");
         _exit(0);
     }
     int st;
@@ -334,7 +347,8 @@ TEST(eviction_by_bytes_keeps_newest_records)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 100; i++) CHECK(put_sized(f.w, 0, i, 200) == 0); /* 248 bytes each: at most 16 fit in 4096 */
+    for (int i = 0; i < 100; i++)
+        CHECK(put_sized(f.w, 0, i, 200) == 0); /* 248 bytes each: at most 16 fit in 4096 */
     rc_ring_publish(f.w);
     rc_cursor_t old;
     REQUIRE(rc_ring_oldest(f.w, &old) == 0);
@@ -354,7 +368,8 @@ TEST(eviction_by_index_slots_bounds_live_records)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 16, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 100; i++) CHECK(put(f.w, 0, i, "data: s\n\n") == 0);
+    for (int i = 0; i < 100; i++)
+        CHECK(put(f.w, 0, i, "data: s\n\n") == 0);
     rc_ring_publish(f.w);
     rc_cursor_t old, head;
     rc_ring_oldest(f.w, &old);
@@ -372,7 +387,8 @@ TEST(batch_larger_than_ring_is_published_before_eviction)
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
     /* No explicit publish: the writer must publish before evicting its own unpublished records. */
-    for (int i = 0; i < 50; i++) CHECK(put_sized(f.w, 0, i, 200) == 0);
+    for (int i = 0; i < 50; i++)
+        CHECK(put_sized(f.w, 0, i, 200) == 0);
     rc_cursor_t head, old;
     rc_ring_head(f.w, &head);
     CHECK(head.seq > 0);
@@ -421,7 +437,8 @@ TEST(lapped_reader_is_told_and_resyncs_at_oldest)
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
     rc_cursor_t c = {0, 0};
-    for (int i = 0; i < 40; i++) put_sized(f.w, 0, i, 200);
+    for (int i = 0; i < 40; i++)
+        put_sized(f.w, 0, i, 200);
     rc_ring_publish(f.w);
     uint64_t buf[1024];
     size_t nb;
@@ -456,7 +473,8 @@ TEST(read_returns_only_whole_records)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 3; i++) put_sized(f.w, 0, i, 100); /* 148 -> 152 bytes each */
+    for (int i = 0; i < 3; i++)
+        put_sized(f.w, 0, i, 100); /* 148 -> 152 bytes each */
     rc_ring_publish(f.w);
     rc_cursor_t c = {0, 0};
     uint64_t buf[40]; /* 320 bytes: two whole records */
@@ -477,7 +495,8 @@ TEST(find_seq_at_tail_head_evicted_and_future)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 40; i++) put_sized(f.w, 0, i, 200);
+    for (int i = 0; i < 40; i++)
+        put_sized(f.w, 0, i, 200);
     rc_ring_publish(f.w);
     rc_cursor_t old, head, c;
     rc_ring_oldest(f.w, &old);
@@ -507,7 +526,8 @@ TEST(find_offset_is_exact_for_every_offset_of_every_lane)
         int lane = i % 7 == 0 ? 1 : i % 3 == 0 ? 2 : 0;
         put(f.w, lane, next[lane], "data: o\n\n");
         next[lane] += lane == 2 ? 3 : 1;
-        if (i % 50 == 0) rc_ring_publish(f.w);
+        if (i % 50 == 0)
+            rc_ring_publish(f.w);
     }
     rc_ring_publish(f.w);
     int bad = 0;
@@ -549,7 +569,8 @@ TEST(find_offset_past_the_lane_is_expected_at_head)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 2);
-    for (int i = 0; i < 10; i++) put(f.w, 0, i, "data: e\n\n");
+    for (int i = 0; i < 10; i++)
+        put(f.w, 0, i, "data: e\n\n");
     rc_ring_publish(f.w);
     rc_cursor_t head;
     rc_ring_head(f.w, &head);
@@ -568,7 +589,8 @@ TEST(find_offset_evicted_is_expired_with_missed_count)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 100; i++) put_sized(f.w, 0, 1000 + i, 200);
+    for (int i = 0; i < 100; i++)
+        put_sized(f.w, 0, 1000 + i, 200);
     rc_ring_publish(f.w);
     rc_cursor_t old;
     rc_ring_oldest(f.w, &old);
@@ -589,8 +611,10 @@ TEST(find_offset_all_evicted_is_expired_at_head)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 2);
-    for (int i = 0; i < 5; i++) put_sized(f.w, 0, i, 200);
-    for (int i = 0; i < 40; i++) put_sized(f.w, 1, i, 200); /* lane 1 pushes every record of lane 0 out */
+    for (int i = 0; i < 5; i++)
+        put_sized(f.w, 0, i, 200);
+    for (int i = 0; i < 40; i++)
+        put_sized(f.w, 1, i, 200); /* lane 1 pushes every record of lane 0 out */
     rc_ring_publish(f.w);
     rc_found_t fo;
     rc_cursor_t head;
@@ -608,11 +632,13 @@ TEST(find_offset_after_reset_searches_the_new_history)
     fx_dir(&f);
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
-    for (int i = 0; i < 20; i++) put(f.w, 0, i, "data: r\n\n");
+    for (int i = 0; i < 20; i++)
+        put(f.w, 0, i, "data: r\n\n");
     /* The topic was recreated: offsets restart at 0 after a RESET marker. */
     rc_rec_in_t reset = {.type = RC_REC_RESET, .lane = 0, .partition = 0, .offset = 0};
     CHECK_EQ_INT(rc_ring_append(f.w, &reset), 0);
-    for (int i = 0; i < 5; i++) CHECK_EQ_INT(put(f.w, 0, i, "data: n\n\n"), 0);
+    for (int i = 0; i < 5; i++)
+        CHECK_EQ_INT(put(f.w, 0, i, "data: n\n\n"), 0);
     rc_ring_publish(f.w);
     rc_found_t fo;
     CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 0, &fo), RC_FOUND); /* the marker comes first */
@@ -634,7 +660,8 @@ static int64_t brute_first_ge(const rc_ring_t *r, uint32_t lane, int64_t want, u
     rc_ring_oldest(r, &c);
     for (;;) {
         size_t nb, off = 0;
-        if (rc_ring_read(r, &c, buf, sizeof(buf), &nb) != RC_READ_OK) return -1;
+        if (rc_ring_read(r, &c, buf, sizeof(buf), &nb) != RC_READ_OK)
+            return -1;
         rc_record_t rec;
         while (rc_ring_next_record(buf, nb, &off, &rec))
             if (rec.h.lane == lane && rec.h.offset >= want) {
@@ -658,7 +685,8 @@ TEST(checkpoint_search_matches_brute_force_on_a_wrapped_ring)
         int lane = (rnd >> 16) % 100 < 70 ? 0 : (rnd >> 16) % 100 < 72 ? 1 : (i / 500) % 2 ? 2 : 3;
         put_sized(f.w, lane, next[lane], 40 + (rnd >> 8) % 120);
         next[lane] += 1 + (lane == 3 && (rnd & 1));
-        if (i % 97 == 0) rc_ring_publish(f.w);
+        if (i % 97 == 0)
+            rc_ring_publish(f.w);
     }
     rc_ring_publish(f.w);
     validate_ok(f.w);
@@ -669,7 +697,8 @@ TEST(checkpoint_search_matches_brute_force_on_a_wrapped_ring)
         rnd = rnd * 1103515245u + 12345u;
         uint32_t lane = (rnd >> 16) % 4;
         int64_t want = next[lane] - 1 - (int64_t)((rnd >> 4) % 3000);
-        if (want < 0) want = 0;
+        if (want < 0)
+            want = 0;
         rc_found_t fo;
         rc_lookup_t res = rc_ring_find_offset(f.w, lane, want, &fo);
         uint64_t bseq = 0;
@@ -699,7 +728,8 @@ TEST(lane_advance_sets_next_offset_and_refuses_older_records)
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 2);
     CHECK_EQ_INT(rc_ring_lane_advance(f.w, 0, 500), 0);
-    for (int i = 0; i < 30; i++) put(f.w, 1, i, "data: other lane\n\n");
+    for (int i = 0; i < 30; i++)
+        put(f.w, 1, i, "data: other lane\n\n");
     rc_ring_publish(f.w);
     int64_t next;
     rc_ring_lane_info(f.w, 0, NULL, 0, NULL, &next);
@@ -725,6 +755,33 @@ TEST(lane_advance_sets_next_offset_and_refuses_older_records)
     CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 501, &fo), RC_EXPECTED);
     CHECK_EQ_INT(put(f.w, 0, 502, "data: skipped\n\n"), 1);
     validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(find_time_finds_the_first_record_at_or_after_a_timestamp)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 40; i++)
+        put_sized(f.w, 0, i, 100); /* timestamp 1000 + i; the 4 KiB ring keeps the newest ~27 */
+    rc_ring_publish(f.w);
+    rc_cursor_t c, old, head;
+    rc_ring_oldest(f.w, &old);
+    rc_ring_head(f.w, &head);
+    CHECK_EQ_INT(rc_ring_find_time(f.w, 1035, &c), RC_FOUND);
+    CHECK_EQ_U64(c.seq, 35);
+    CHECK_EQ_INT(rc_ring_find_time(f.w, 1039, &c), RC_FOUND);
+    CHECK_EQ_U64(c.seq, 39);
+    CHECK_EQ_INT(rc_ring_find_time(f.w, 1040, &c), RC_EXPECTED); /* newer than everything kept */
+    CHECK_EQ_U64(c.seq, head.seq);
+    CHECK_EQ_INT(rc_ring_find_time(f.w, 0, &c), RC_EXPIRED); /* older than the oldest kept */
+    CHECK_EQ_U64(c.seq, old.seq);
+    rc_rec_hdr_t hd;
+    CHECK_EQ_INT(rc_ring_peek(f.w, 36, &c, &hd), RC_FOUND);
+    CHECK_EQ_INT(hd.timestamp, 1036);
+    CHECK_EQ_INT(rc_ring_peek(f.w, 0, &c, &hd), RC_EXPIRED);
     fx_done(&f);
 }
 
@@ -786,9 +843,11 @@ static uint8_t *healthy_image(size_t *len, uint64_t *data_off)
 {
     fixture_t f = {0};
     fx_dir(&f);
-    if (fx_open(&f, 4096, 64, NULL, NULL, 0) != 0) abort();
+    if (fx_open(&f, 4096, 64, NULL, NULL, 0) != 0)
+        abort();
     add_lanes(f.w, 3);
-    for (int i = 0; i < 60; i++) put_sized(f.w, i % 3, i / 3, 60 + i);
+    for (int i = 0; i < 60; i++)
+        put_sized(f.w, i % 3, i / 3, 60 + i);
     rc_ring_publish(f.w);
     rc_ring_close(f.w);
     f.w = NULL;
@@ -798,7 +857,8 @@ static uint8_t *healthy_image(size_t *len, uint64_t *data_off)
     struct stat st;
     fstat(fd, &st);
     uint8_t *img = malloc((size_t)st.st_size);
-    if (read(fd, img, (size_t)st.st_size) != st.st_size) abort();
+    if (read(fd, img, (size_t)st.st_size) != st.st_size)
+        abort();
     close(fd);
     fx_done(&f);
     *len = (size_t)st.st_size;
@@ -824,7 +884,8 @@ static uint64_t rec_off(uint8_t *img, size_t len, uint64_t data_off, uint64_t se
     rc_ring_t *r;
     char err[256];
     rc_cursor_t c;
-    if (rc_ring_attach(&r, img, len, err, sizeof(err)) != 0 || rc_ring_find_seq(r, seq, &c) != RC_FOUND) abort();
+    if (rc_ring_attach(&r, img, len, err, sizeof(err)) != 0 || rc_ring_find_seq(r, seq, &c) != RC_FOUND)
+        abort();
     rc_ring_close(r);
     return data_off + (c.pos & 4095);
 }
@@ -835,10 +896,12 @@ static void expect_corrupt(uint8_t *img, size_t len, const char *want)
     rc_ring_t *r;
     char err[256] = "";
     if (rc_ring_attach(&r, img, len, err, sizeof(err)) == 0) {
-        if (rc_ring_validate(r, true, err, sizeof(err)) == 0) TAP_FAIL("corruption not detected (wanted \"%s\")", want);
+        if (rc_ring_validate(r, true, err, sizeof(err)) == 0)
+            TAP_FAIL("corruption not detected (wanted \"%s\")", want);
         rc_ring_close(r);
     }
-    if (strstr(err, want) == NULL) TAP_FAIL("error \"%s\" does not mention \"%s\"", err, want);
+    if (strstr(err, want) == NULL)
+        TAP_FAIL("error \"%s\" does not mention \"%s\"", err, want);
     free(img);
 }
 
