@@ -129,7 +129,9 @@ E2E_SUITE := \
 	bridge-mock=tests/e2e/bridge_mock.sh \
 	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh' \
 	edge-mock=tests/e2e/edge_mock.sh \
-	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh'
+	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
+	edge-hostile=tests/e2e/edge_hostile.sh \
+	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \

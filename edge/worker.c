@@ -781,10 +781,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* --- rings and the bridge --------------------------------------------------------------------- */
 
+/* Ends every stream of st after what is in flight. A last `retry:` with a random part spreads
+ * the reconnections of many clients ended at once (a deploy, a replaced ring). */
 static void end_clients(stream_t *st)
 {
     for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
         client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
+        if (c->finished)
+            continue;
+        char line[64];
+        uint64_t ms = W.cfg->edge.retry_ms + (uint64_t)rand() % (W.cfg->edge.retry_ms + 1);
+        int k = snprintf(line, sizeof(line), "retry: %" PRIu64 "\n\n", ms);
+        c->pre = h2o_concat(&c->req->pool, c->pre, h2o_iovec_init(line, (size_t)k));
         c->finished = 1;
         defer_pump(c);
     }
@@ -1063,6 +1071,7 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
         h2o_socket_read_start(W.listeners[W.n_listeners++], on_accept);
     }
 
+    srand((unsigned)(getpid() ^ rc_now_mono_ns()));
     W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     W.efd_sock = h2o_evloop_socket_create(W.loop, W.efd, 0);
     h2o_socket_read_start(W.efd_sock, on_wake);

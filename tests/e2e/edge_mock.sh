@@ -214,4 +214,6 @@ stop edge TERM
 is "SIGTERM: the edge exits 0" "$?" 0
 wait $drain_pid
 is "SIGTERM: an open stream is ended cleanly (curl exit 0)" "$?" 0
+ok "SIGTERM: the stream's last line is a retry hint between retry and twice retry" \
+    sh -c "grep '^retry: ' '$T/drain.sse' | tail -1 | awk '{ exit !(\$2 >= 1500 && \$2 <= 3000) }' && [ \$(grep -c '^retry: ' '$T/drain.sse') = 2 ]"
 finish
