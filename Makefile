@@ -135,7 +135,8 @@ E2E_SUITE := \
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
-	bridge-kafka=tests/kafka/bridge_kafka.sh
+	bridge-kafka=tests/kafka/bridge_kafka.sh \
+	edge-kafka=tests/kafka/edge_kafka.sh
 
 .PHONY: test-e2e test-kafka
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
