@@ -44,7 +44,7 @@ PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
-BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench
+BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
 all: $(DEPS_OK) $(PROGRAMS)
@@ -108,6 +108,8 @@ $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SR
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
+$(REL)/bench/sse_bench: $(call objs,$(REL),tests/bench/sse_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 
 # Suites: each entry is NAME=COMMAND for tests/run.sh, which sums every TAP line it sees.
 UNIT_SUITE := \
@@ -154,6 +156,7 @@ test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASA
 bench: all $(BENCHES)
 	$(REL)/bench/ring_bench
 	scripts/bench-ingest.sh
+	scripts/bench-edge.sh
 
 demo:
 	@echo "make demo: not yet — the edge (issue 5) and the demo page (issue 6) come next."

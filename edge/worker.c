@@ -66,6 +66,14 @@ typedef struct st_stream_t {
     rc_edge_counters_t *ctr; /* this worker's slot for this stream */
 } stream_t;
 
+/* A client's filters, copied from its query string into its request's pool at their own sizes. */
+typedef struct st_filter_t {
+    h2o_iovec_t *keys, *events;
+    int32_t *partitions;
+    size_t n_keys, n_events, n_partitions;
+    uint64_t limit; /* 0: none */
+} filter_t;
+
 typedef struct st_client_t {
     h2o_generator_t super;
     h2o_req_t *req;
@@ -73,7 +81,7 @@ typedef struct st_client_t {
     rc_cursor_t cur;
     int64_t *skip_below; /* per lane, when resuming: offsets below were delivered already */
     uint32_t n_skip;
-    rc_query_t *q;
+    filter_t f;
     uint64_t sent, deadline_ms, last_send_ms;
     chunk_t *chunk;  /* held while a send is in flight */
     h2o_iovec_t pre; /* retry hint, gap or reset events, sent before the next frames */
@@ -187,7 +195,7 @@ static void add_event(client_t *c, const char *event, const char *json)
 
 static int wants(const client_t *c, const rc_record_t *r)
 {
-    const rc_query_t *q = c->q;
+    const filter_t *q = &c->f;
     if (q->n_partitions) {
         size_t i;
         for (i = 0; i < q->n_partitions && q->partitions[i] != r->h.partition; i++)
@@ -200,7 +208,7 @@ static int wants(const client_t *c, const rc_record_t *r)
     if (q->n_keys) {
         size_t i;
         for (i = 0; i < q->n_keys; i++)
-            if (q->key_lens[i] == r->h.key_len && memcmp(q->keys[i], r->key, r->h.key_len) == 0)
+            if (q->keys[i].len == r->h.key_len && memcmp(q->keys[i].base, r->key, r->h.key_len) == 0)
                 break;
         if (i == q->n_keys)
             return 0;
@@ -208,7 +216,7 @@ static int wants(const client_t *c, const rc_record_t *r)
     if (q->n_events) {
         size_t i;
         for (i = 0; i < q->n_events; i++)
-            if (q->event_lens[i] == r->h.event_len && memcmp(q->events[i], r->event, r->h.event_len) == 0)
+            if (q->events[i].len == r->h.event_len && memcmp(q->events[i].base, r->event, r->h.event_len) == 0)
                 break;
         if (i == q->n_events)
             return 0;
@@ -278,7 +286,7 @@ static void pump(client_t *c)
             bytes += rec.h.frame_len;
             if (rec.h.type == RC_REC_RESET)
                 RC_EDGE_COUNT(st->ctr, resets, 1);
-            if (rec.h.type == RC_REC_DATA && c->q->limit && ++c->sent >= c->q->limit) {
+            if (rec.h.type == RC_REC_DATA && c->f.limit && ++c->sent >= c->f.limit) {
                 c->finished = 1;
                 break;
             }
@@ -501,7 +509,10 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     }
     if (!accepts_event_stream(req))
         return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
-    rc_query_t *q = h2o_mem_alloc_pool(&req->pool, sizeof(*q));
+    /* Parsed into one scratch query of the worker (a request is handled start to end here); the
+     * client keeps only what it uses, so an idle stream costs bytes, not the query's 12 KiB. */
+    static rc_query_t scratch;
+    rc_query_t *q = &scratch;
     char err[128];
     const char *qs = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
@@ -519,7 +530,24 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     c->super.stop = on_stop;
     c->req = req;
     c->st = st;
-    c->q = q;
+    c->f.limit = q->limit;
+    c->f.n_keys = q->n_keys;
+    c->f.n_events = q->n_events;
+    c->f.n_partitions = q->n_partitions;
+    if (q->n_keys) {
+        c->f.keys = h2o_mem_alloc_pool(&req->pool, q->n_keys * sizeof(h2o_iovec_t));
+        for (size_t i = 0; i < q->n_keys; i++)
+            c->f.keys[i] = h2o_strdup(&req->pool, q->keys[i], q->key_lens[i]);
+    }
+    if (q->n_events) {
+        c->f.events = h2o_mem_alloc_pool(&req->pool, q->n_events * sizeof(h2o_iovec_t));
+        for (size_t i = 0; i < q->n_events; i++)
+            c->f.events[i] = h2o_strdup(&req->pool, q->events[i], q->event_lens[i]);
+    }
+    if (q->n_partitions) {
+        c->f.partitions = h2o_mem_alloc_pool(&req->pool, q->n_partitions * sizeof(int32_t));
+        memcpy(c->f.partitions, q->partitions, q->n_partitions * sizeof(int32_t));
+    }
     c->pre = h2o_strdup(&req->pool, W.retry_line, W.retry_len);
     /* Last-Event-ID (what EventSource sends on reconnect) wins over ?lastEventId=. */
     const char *id = q->has_last_id ? q->last_id : NULL;
@@ -1026,6 +1054,10 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* Each connection keeps its input buffer for life; an event stream reads one request and then
+     * only writes. h2o starts these buffers at 8 KiB; 4 KiB (what one read asks for) still holds a
+     * request, and it grows for larger ones and for HTTP/2. */
+    h2o_socket_buffer_prototype._initial_buf.capacity = H2O_SOCKET_INITIAL_INPUT_BUFFER_SIZE;
     h2o_config_init(&W.globalconf);
     /* Each stream answers 413 above its own max_publish_bytes, with the limit in the body; h2o
      * refuses to even buffer a body far above the largest of them. */
