@@ -10,6 +10,7 @@
  * nesting depth can overflow the stack. The walker itself only descends where the schema does.
  */
 #include "config.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -817,4 +818,44 @@ const rc_stream_conf_t *rc_config_stream(const rc_config_t *c, const char *name)
         if (c->streams[i].name != NULL && strcmp(c->streams[i].name, name) == 0)
             return &c->streams[i];
     return NULL;
+}
+
+int rc_config_cli(int argc, char **argv, const char *prog, const char *usage, rc_config_t **out)
+{
+    const char *path = NULL;
+    int check = 0;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check") == 0) {
+            check = 1;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: %s %s", prog, usage);
+            return 0;
+        } else {
+            fprintf(stderr, "%s: unknown argument %s\nusage: %s %s", prog, argv[i], prog, usage);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "usage: %s %s", prog, usage);
+        return 2;
+    }
+    rc_errors_t errs = {0};
+    rc_config_t *cfg = rc_config_load(path, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "%s\n", errs.msgs[i]);
+    rc_errors_free(&errs);
+    if (cfg == NULL)
+        return 1;
+    if (check) {
+        printf("%s: ok\n", path);
+        rc_config_free(cfg);
+        return 0;
+    }
+    rc_log_level_t level = RC_LOG_INFO;
+    rc_log_parse_level(cfg->log.level, &level); /* the schema allows only the four words */
+    rc_log_init(prog, level);
+    *out = cfg;
+    return -1;
 }

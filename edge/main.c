@@ -31,17 +31,14 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static void usage(FILE *out)
-{
-    fprintf(out, "usage: ringcast-edge -c FILE [--check]\n"
-                 "\n"
-                 "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
-                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1, h2c and TLS (h2).\n"
-                 "\n"
-                 "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
-                 "  --check             validate the configuration, print every error, exit 1 or 0\n"
-                 "  -h, --help          this text\n");
-}
+static const char usage_text[] = "-c FILE [--check]\n"
+                                 "\n"
+                                 "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
+                                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1, h2c and TLS (h2).\n"
+                                 "\n"
+                                 "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
+                                 "  --check             validate the configuration, print every error, exit 1 or 0\n"
+                                 "  -h, --help          this text\n";
 
 static rc_edge_counters_t *counters;
 
@@ -64,41 +61,10 @@ static pid_t spawn(const rc_config_t *cfg, int id)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int check = 0;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--check") == 0) {
-            check = 1;
-        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "ringcast-edge: unknown argument %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (path == NULL) {
-        usage(stderr);
-        return 2;
-    }
-    rc_errors_t errs = {0};
-    rc_config_t *cfg = rc_config_load(path, &errs);
-    for (size_t i = 0; i < errs.n; i++)
-        fprintf(stderr, "%s\n", errs.msgs[i]);
-    rc_errors_free(&errs);
-    if (cfg == NULL)
-        return 1;
-    if (check) {
-        printf("%s: ok\n", path);
-        rc_config_free(cfg);
-        return 0;
-    }
-    rc_log_level_t level = RC_LOG_INFO;
-    rc_log_parse_level(cfg->log.level, &level);
-    rc_log_init("ringcast-edge", level);
+    rc_config_t *cfg;
+    int status = rc_config_cli(argc, argv, "ringcast-edge", usage_text, &cfg);
+    if (status >= 0)
+        return status;
     signal(SIGPIPE, SIG_IGN);
 
     /* Every address must be usable before any worker starts: a typo fails here, once. */

@@ -36,7 +36,7 @@ typedef struct {
     int64_t chunk_left; /* bytes of the current chunk still to come; -1 while reading a size line */
     char line[96];      /* the start of the current SSE line: enough for "data: <ns>" */
     size_t line_len;
-    int line_skip;      /* the rest of a long line is not needed */
+    int line_skip; /* the rest of a long line is not needed */
     char hdr[2048];
     size_t hdr_len;
 } conn_t;
@@ -141,6 +141,20 @@ static void feed(conn_t *c, const char *p, size_t n)
         feed_body(c, p + used, n - used);
 }
 
+/* Waits up to ms for readable streams and feeds what they have. */
+static void poll_streams(int ep, int ms)
+{
+    static char buf[1 << 16];
+    struct epoll_event evs[1024];
+    int n = epoll_wait(ep, evs, 1024, ms);
+    for (int k = 0; k < n; k++) {
+        conn_t *c = evs[k].data.ptr;
+        ssize_t r;
+        while ((r = read(c->fd, buf, sizeof(buf))) > 0)
+            feed(c, buf, (size_t)r);
+    }
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -168,8 +182,9 @@ static void workers_of(int pid, double *cpu, uint64_t *rss)
             char *p = strrchr(buf, ')');
             unsigned long ut = 0, st = 0;
             long rss_pages = 0;
-            if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
-                            &ut, &st, &rss_pages) == 3) {
+            if (p &&
+                sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d %*d %*d %*d %*d %*u %*u %ld",
+                       &ut, &st, &rss_pages) == 3) {
                 *cpu += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
                 *rss += (uint64_t)rss_pages * (uint64_t)sysconf(_SC_PAGESIZE);
             }
@@ -182,7 +197,8 @@ static double cpu_self(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -226,10 +242,10 @@ int main(int argc, char **argv)
     int ep = epoll_create1(0);
     conn_t *cs = rc_calloc((size_t)conns, sizeof(*cs));
     char req[1200];
-    int rlen = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host);
+    int rlen =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n\r\n", path, host);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &sa.sin_addr);
-    char buf[1 << 16];
     long opened = 0;
     for (long i = 0; i < conns; i++) {
         conn_t *c = &cs[i];
@@ -244,28 +260,14 @@ int main(int argc, char **argv)
         epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
         opened++;
         if (i % 500 == 499) { /* let the edge's accept queue drain */
-            struct epoll_event evs[512];
-            int n = epoll_wait(ep, evs, 512, 20);
-            for (int k = 0; k < n; k++) {
-                conn_t *cc = evs[k].data.ptr;
-                ssize_t r = read(cc->fd, buf, sizeof(buf));
-                if (r > 0)
-                    feed(cc, buf, (size_t)r);
-            }
+            poll_streams(ep, 20);
         }
     }
     /* Wait until every stream answered its headers. */
     uint64_t t_conn = mono_ns();
     long ready = 0;
     while (ready < opened && mono_ns() - t_conn < 30000000000ull) {
-        struct epoll_event evs[1024];
-        int n = epoll_wait(ep, evs, 1024, 100);
-        for (int k = 0; k < n; k++) {
-            conn_t *c = evs[k].data.ptr;
-            ssize_t r = read(c->fd, buf, sizeof(buf));
-            if (r > 0)
-                feed(c, buf, (size_t)r);
-        }
+        poll_streams(ep, 100);
         ready = 0;
         for (long i = 0; i < opened; i++)
             ready += cs[i].headers_done;
@@ -290,16 +292,8 @@ int main(int argc, char **argv)
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         rd_kafka_flush(rk, 10000);
         uint64_t until = mono_ns() + 1000000000ull;
-        while (mono_ns() < until) {
-            struct epoll_event evs[1024];
-            int n = epoll_wait(ep, evs, 1024, 10);
-            for (int k = 0; k < n; k++) {
-                conn_t *c = evs[k].data.ptr;
-                ssize_t r;
-                while ((r = read(c->fd, buf, sizeof(buf))) > 0)
-                    feed(c, buf, (size_t)r);
-            }
-        }
+        while (mono_ns() < until)
+            poll_streams(ep, 10);
     }
     measuring = 1;
     double cpu_client0 = cpu_self();
@@ -316,14 +310,7 @@ int main(int argc, char **argv)
             }
             rd_kafka_poll(rk, 0);
         }
-        struct epoll_event evs[1024];
-        int n = epoll_wait(ep, evs, 1024, 1);
-        for (int k = 0; k < n; k++) {
-            conn_t *c = evs[k].data.ptr;
-            ssize_t r;
-            while ((r = read(c->fd, buf, sizeof(buf))) > 0)
-                feed(c, buf, (size_t)r);
-        }
+        poll_streams(ep, 1);
     }
     double secs = (double)(mono_ns() - t0) / 1e9, cpu_client = cpu_self() - cpu_client0;
     measuring = 0;
