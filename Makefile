@@ -6,7 +6,8 @@
 #   make test-e2e   only the end-to-end suite (real processes, librdkafka's mock cluster)
 #   make test-kafka only the real Apache Kafka suite (starts a broker with scripts/kafka-up.sh)
 #   make bench      benchmarks (figures on stdout)
-#   make demo       the live demo (needs the edge)
+#   make demo       the live demo: bridge on the mock cluster, demo feed, edge; URLs printed
+#   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
 #
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
@@ -40,7 +41,8 @@ REL  := $(BUILD)
 ASAN := $(BUILD)/asan
 TSAN := $(BUILD)/tsan
 
-PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool
+PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
+            $(REL)/ringcast-demo-feed
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
@@ -83,6 +85,8 @@ $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SR
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
+$(REL)/ringcast-demo-feed: $(call objs,$(REL),bridge/demo_feed.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) -lm)
 
 # --- tests ---------------------------------------------------------------------------------------
 define test_prog # $(1)=variant dir, $(2)=name of the variant's flags variable
@@ -140,7 +144,10 @@ KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
 	edge-kafka=tests/kafka/edge_kafka.sh
 
-.PHONY: test-e2e test-kafka
+# The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
+BROWSER_SUITE := demo-browser=tests/browser/run.sh
+
+.PHONY: test-e2e test-kafka test-browser
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
 	@tests/run.sh $(UNIT_SUITE)
 
@@ -150,8 +157,11 @@ test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
 test-kafka: all
 	@tests/run.sh $(KAFKA_SUITE)
 
+test-browser: all
+	@tests/run.sh $(BROWSER_SUITE)
+
 test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
-	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE)
+	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
 
 bench: all $(BENCHES)
 	$(REL)/bench/ring_bench
@@ -159,7 +169,7 @@ bench: all $(BENCHES)
 	scripts/bench-edge.sh
 
 demo:
-	@echo "make demo: not yet — the edge (issue 5) and the demo page (issue 6) come next."
+	@scripts/demo.sh
 
 # Regenerates the documented example config and the README's key reference from the schema table.
 docs: $(REL)/rc-confdoc
