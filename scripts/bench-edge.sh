@@ -3,8 +3,9 @@
 # and build/bench/sse_bench as the clients (HTTP/1.1), on this machine:
 #   1. 10k idle streams over HTTP/2 (h2load, 100 per connection), then 10k over HTTP/1.1: the
 #      worker's RSS per stream (each on a fresh worker: a worker keeps freed memory for reuse);
-#   2. 1k streams, 1k events/s of 100 B: events delivered per second, the worker's CPU-s per
-#      million delivered events, and produce->client latency (Kafka included).
+#   2. 1, 100 and 1k streams at 100 or 1k events/s of 100 B: events delivered per second, the
+#      worker's CPU-s per million delivered events, produce->client latency (Kafka included) and
+#      ring->client latency (from when a watcher woken by the bridge saw the record in the ring).
 # The clients share the two cores with the edge, the bridge and the mock broker: the client's own
 # CPU is printed so a reader sees when it was the limit.
 set -eu
@@ -48,6 +49,13 @@ sleep 1.5
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 echo "== 10k idle HTTP/1.1 streams, one worker"
 "$ROOT/build/bench/sse_bench" --url "$URL" --conns 10000 --duration 1 --edge-pid "$edge" | grep -E "streams|RSS"
+RING=$DIR/rings/bench.ring
+echo "== 1 HTTP/1.1 stream, 100 events/s: the wake-up path alone"
+"$ROOT/build/bench/sse_bench" --url "$URL" --conns 1 --duration 5 --produce "$BOOT" --topic bench --rate 100 \
+    --ring "$RING" | grep latency
+echo "== 100 HTTP/1.1 streams, 1k events/s, one worker"
+"$ROOT/build/bench/sse_bench" --url "$URL" --conns 100 --duration 10 --produce "$BOOT" --topic bench --rate 1000 \
+    --ring "$RING" --edge-pid "$edge" | grep -E "delivered|latency|CPU"
 echo "== 1k HTTP/1.1 streams, 1k events/s, one worker"
 "$ROOT/build/bench/sse_bench" --url "$URL" --conns 1000 --duration 10 --produce "$BOOT" --topic bench --rate 1000 \
-    --edge-pid "$edge"
+    --ring "$RING" --edge-pid "$edge"

@@ -5,8 +5,11 @@
  *   sse_bench --url http://127.0.0.1:PORT/streams/NAME --conns N [--duration S]
  *             [--produce BOOTSTRAP --topic T --rate R] [--edge-pid PID]
  *
- * Each produced value starts with the producer's CLOCK_MONOTONIC in ns; a client's latency is its
- * receive time minus that (Kafka, bridge, ring, edge and socket: the whole way). With --edge-pid
+ * Each produced value starts with the producer's CLOCK_MONOTONIC in ns and its sequence number; a
+ * client's latency is its receive time minus that (Kafka, bridge, ring, edge and socket: the whole
+ * way). With --ring RING_FILE a watcher thread maps the ring read-only and registers with the
+ * bridge's wake-up socket as an edge worker does: the time it sees each record appear is where
+ * "bridge to client" latency starts (a watcher wakes within microseconds). With --edge-pid
  * (the edge master) it also reports the workers' CPU time over the measured span and their RSS
  * per open stream. One process, epoll; the connections are opened 500 at a time.
  */
@@ -17,6 +20,9 @@
 #include <librdkafka/rdkafka.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ring.h"
 #include "util.h"
+#include "wake.h"
 
 #define MAX_SAMPLES (20u << 20) /* latency samples kept; beyond, one in N */
 
@@ -42,9 +50,12 @@ typedef struct {
 } conn_t;
 
 static uint64_t events, bad_status;
-static uint32_t *samples;
-static uint64_t n_samples, sample_every = 1, sample_tick;
+static uint32_t *samples, *ring_samples;
+static uint64_t n_samples, n_ring_samples, sample_every = 1, sample_tick;
 static int measuring;
+static uint64_t *seen_ns; /* [produced seq] when the watcher saw the record in the ring */
+static uint64_t max_seq;
+static volatile int watcher_stop;
 
 static uint64_t mono_ns(void)
 {
@@ -63,6 +74,12 @@ static void on_line(conn_t *c)
             uint64_t us = now > sent ? (now - sent) / 1000 : 0;
             if (n_samples < MAX_SAMPLES)
                 samples[n_samples++] = (uint32_t)(us > UINT32_MAX ? UINT32_MAX : us);
+            uint64_t seq = strtoull(end, NULL, 10);
+            if (seen_ns != NULL && seq < max_seq) {
+                uint64_t seen = __atomic_load_n(&seen_ns[seq], __ATOMIC_ACQUIRE);
+                if (seen && n_ring_samples < MAX_SAMPLES)
+                    ring_samples[n_ring_samples++] = (uint32_t)(now > seen ? (now - seen) / 1000 : 0);
+            }
         }
     }
 }
@@ -155,6 +172,63 @@ static void poll_streams(int ep, int ms)
     }
 }
 
+/* Watches the ring as an edge worker would: woken by the bridge through its eventfd, notes when
+ * each produced record (by its sequence number) appears. */
+static void *watch_ring(void *arg)
+{
+    const char *ring_path = arg;
+    char sock_path[1100], err[256];
+    snprintf(sock_path, sizeof(sock_path), "%.*s/bridge.sock", (int)(strrchr(ring_path, '/') - ring_path), ring_path);
+    rc_ring_t *r;
+    if (rc_ring_open_reader(&r, ring_path, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sse_bench: %s\n", err);
+        return NULL;
+    }
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int sock = rc_wake_connect(sock_path, efd);
+    if (sock < 0)
+        fprintf(stderr, "sse_bench: %s: %s (the watcher polls instead)\n", sock_path, strerror(errno));
+    rc_cursor_t cur;
+    rc_ring_head(r, &cur);
+    size_t cap = rc_ring_max_record(r) + (1u << 16);
+    uint64_t *buf = rc_malloc(cap);
+    while (!watcher_stop) {
+        struct pollfd p = {.fd = efd, .events = POLLIN};
+        poll(&p, 1, sock < 0 ? 1 : 100);
+        uint64_t v;
+        ssize_t rd = read(efd, &v, sizeof(v));
+        (void)rd;
+        for (;;) {
+            size_t nb, off = 0;
+            rc_read_t rr = rc_ring_read(r, &cur, buf, cap, &nb);
+            if (rr == RC_READ_LAPPED) {
+                rc_ring_oldest(r, &cur);
+                continue;
+            }
+            if (rr != RC_READ_OK)
+                break;
+            uint64_t now = mono_ns();
+            rc_record_t rec;
+            while (rc_ring_next_record(buf, nb, &off, &rec)) {
+                const char *d = memmem(rec.frame, rec.h.frame_len, "\ndata: ", 7);
+                if (d == NULL)
+                    continue;
+                char *end;
+                strtoull(d + 7, &end, 10);
+                uint64_t seq = strtoull(end, NULL, 10);
+                if (seq < max_seq)
+                    __atomic_store_n(&seen_ns[seq], now, __ATOMIC_RELEASE);
+            }
+        }
+    }
+    free(buf);
+    if (sock >= 0)
+        close(sock);
+    close(efd);
+    rc_ring_close(r);
+    return NULL;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -203,7 +277,7 @@ static double cpu_self(void)
 
 int main(int argc, char **argv)
 {
-    const char *url = NULL, *bootstrap = NULL, *topic = NULL;
+    const char *url = NULL, *bootstrap = NULL, *topic = NULL, *ring_path = NULL;
     long conns = 100, rate = 0, edge_pid = 0;
     double duration = 10;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -221,6 +295,8 @@ int main(int argc, char **argv)
             rate = atol(argv[i + 1]);
         else if (strcmp(argv[i], "--edge-pid") == 0)
             edge_pid = atol(argv[i + 1]);
+        else if (strcmp(argv[i], "--ring") == 0)
+            ring_path = argv[i + 1];
     }
     char host[64], path[1024];
     int port;
@@ -234,6 +310,13 @@ int main(int argc, char **argv)
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
     samples = rc_malloc(MAX_SAMPLES * sizeof(*samples));
+    ring_samples = rc_malloc(MAX_SAMPLES * sizeof(*ring_samples));
+    pthread_t watcher;
+    if (ring_path != NULL && rate > 0) {
+        max_seq = (uint64_t)((double)rate * (duration + 5)) + 1000;
+        seen_ns = rc_calloc(max_seq, sizeof(*seen_ns));
+        pthread_create(&watcher, NULL, watch_ring, (void *)ring_path);
+    }
 
     double cpu0;
     uint64_t rss0;
@@ -303,7 +386,7 @@ int main(int argc, char **argv)
             uint64_t due = (uint64_t)((double)(mono_ns() - t0) / 1e9 * (double)rate);
             for (; produced < due; produced++) {
                 char v[100];
-                int n = snprintf(v, sizeof(v), "%" PRIu64 " ", mono_ns());
+                int n = snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64 " ", mono_ns(), produced);
                 memset(v + n, 'x', sizeof(v) - (size_t)n);
                 rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(v, sizeof(v)),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -325,6 +408,16 @@ int main(int argc, char **argv)
     if (n_samples)
         printf("latency produce->client: p50 %u us, p99 %u us, max %u us (%" PRIu64 " samples)\n",
                samples[n_samples / 2], samples[n_samples * 99 / 100], samples[n_samples - 1], n_samples);
+    if (n_ring_samples) {
+        qsort(ring_samples, n_ring_samples, sizeof(*ring_samples), cmp_u32);
+        printf("latency ring->client (bridge published, edge sent, client read): p50 %u us, p99 %u us, max %u us\n",
+               ring_samples[n_ring_samples / 2], ring_samples[n_ring_samples * 99 / 100],
+               ring_samples[n_ring_samples - 1]);
+    }
+    if (seen_ns != NULL) {
+        watcher_stop = 1;
+        pthread_join(watcher, NULL);
+    }
     printf("bench client CPU: %.2f s (%.2f s per million events)\n", cpu_client,
            events ? cpu_client / ((double)events / 1e6) : 0);
     if (edge_pid) {
