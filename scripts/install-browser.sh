@@ -8,20 +8,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
-status=$(dpkg-query -W -f='${Status}' chromium 2>/dev/null || true)
-# A removed package whose config files remain reports "deinstall ok config-files": not installed.
-if [ "$status" != "install ok installed" ]; then
-    echo "install-browser: installing chromium" >&2
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "install-browser: need root to apt-get install chromium" >&2
-        exit 1
-    fi
-    # Another install on the machine may hold the dpkg lock: wait for it rather than fail.
-    APT="apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3"
-    export DEBIAN_FRONTEND=noninteractive
-    $APT update -qq >&2
-    $APT install -y -qq --no-install-recommends chromium >&2
-fi
+"$ROOT/scripts/install-deps.sh" --browser # apt, only when chromium is missing
 
 for tool in node npm; do
     if ! command -v "$tool" >/dev/null 2>&1; then

@@ -5,14 +5,18 @@
 #
 #   scripts/install-deps.sh          build and unit-test dependencies
 #   scripts/install-deps.sh --all    also the tools later suites use (kcat, h2load, curl, ...)
+#   scripts/install-deps.sh --browser  only Debian's chromium, for the browser tests
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
             libsystemd-dev libjwt-dev libnghttp2-dev clang-format"
 TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind"
 
-pkgs=$BUILD_PKGS
-[ "${1:-}" = "--all" ] && pkgs="$pkgs $TEST_PKGS"
+case "${1:-}" in
+    --all) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
+    --browser) pkgs="chromium" ;;
+    *) pkgs=$BUILD_PKGS ;;
+esac
 
 missing=""
 for p in $pkgs; do
