@@ -22,19 +22,14 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static const char usage_text[] = "-c FILE [--check]\n"
-                                 "\n"
-                                 "Consumes every partition of each stream's Kafka topics into the stream's ring\n"
-                                 "(<ring.dir>/<stream>.ring), which ringcast-edge serves as Server-Sent Events.\n"
-                                 "\n"
-                                 "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
-                                 "  --check             validate the configuration, print every error, exit 1 or 0\n"
-                                 "  -h, --help          this text\n";
+/* What the program does, for --help; rc_config_cli() adds the usage line and the options. */
+static const char about[] = "Consumes every partition of each stream's Kafka topics into the stream's ring\n"
+                            "(<ring.dir>/<stream>.ring), which ringcast-edge serves as Server-Sent Events.\n";
 
 int main(int argc, char **argv)
 {
     rc_config_t *cfg;
-    int status = rc_config_cli(argc, argv, "ringcast-bridge", usage_text, &cfg);
+    int status = rc_config_cli(argc, argv, "ringcast-bridge", about, &cfg);
     if (status >= 0)
         return status;
 

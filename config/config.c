@@ -820,7 +820,17 @@ const rc_stream_conf_t *rc_config_stream(const rc_config_t *c, const char *name)
     return NULL;
 }
 
-int rc_config_cli(int argc, char **argv, const char *prog, const char *usage, rc_config_t **out)
+static void usage(FILE *out, const char *prog, const char *about)
+{
+    fprintf(out,
+            "usage: %s -c FILE [--check]\n\n%s\n"
+            "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
+            "  --check             validate the configuration, print every error, exit 1 or 0\n"
+            "  -h, --help          this text\n",
+            prog, about);
+}
+
+int rc_config_cli(int argc, char **argv, const char *prog, const char *about, rc_config_t **out)
 {
     const char *path = NULL;
     int check = 0;
@@ -830,15 +840,18 @@ int rc_config_cli(int argc, char **argv, const char *prog, const char *usage, rc
         } else if (strcmp(argv[i], "--check") == 0) {
             check = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: %s %s", prog, usage);
+            usage(stdout, prog, about);
             return 0;
         } else {
-            fprintf(stderr, "%s: unknown argument %s\nusage: %s %s", prog, argv[i], prog, usage);
+            fprintf(stderr, "%s: %s %s\n", prog, argv[i],
+                    strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0 ? "needs a FILE"
+                                                                                   : "is not an option");
+            usage(stderr, prog, about);
             return 2;
         }
     }
     if (path == NULL) {
-        fprintf(stderr, "usage: %s %s", prog, usage);
+        usage(stderr, prog, about);
         return 2;
     }
     rc_errors_t errs = {0};

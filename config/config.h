@@ -107,9 +107,10 @@ const rc_stream_conf_t *rc_config_stream(const rc_config_t *c, const char *name)
  * The command line every ringcast daemon takes: `-c FILE`, `--check`, `--help`. Loads the config
  * and prints every error on stderr; the log level is set from log.level. Returns -1 with *out set
  * when the program should run; otherwise the exit status to return at once: 0 after --help or a
- * good --check, 1 for a bad config, 2 for bad arguments. usage is the text after "usage: prog".
+ * good --check, 1 for a bad config, 2 for bad arguments. about says what the program does (for
+ * --help, between the usage line and the options).
  */
-int rc_config_cli(int argc, char **argv, const char *prog, const char *usage, rc_config_t **out);
+int rc_config_cli(int argc, char **argv, const char *prog, const char *about, rc_config_t **out);
 
 /* Value parsers shared with other parts (query strings...), syntax above. Return 0, or -1 when s
  * is not a size / duration or does not fit in 64 bits; *out is untouched on error. */

@@ -31,14 +31,9 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static const char usage_text[] = "-c FILE [--check]\n"
-                                 "\n"
-                                 "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
-                                 "as Server-Sent Events at /streams/<name>, over HTTP/1.1, h2c and TLS (h2).\n"
-                                 "\n"
-                                 "  -c, --config FILE   the YAML configuration (see config/ringcast.example.yaml)\n"
-                                 "  --check             validate the configuration, print every error, exit 1 or 0\n"
-                                 "  -h, --help          this text\n";
+/* What the program does, for --help; rc_config_cli() adds the usage line and the options. */
+static const char about[] = "Serves each stream's ring (<ring.dir>/<stream>.ring, written by ringcast-bridge)\n"
+                            "as Server-Sent Events at /streams/<name>, over HTTP/1.1, h2c and TLS (h2).\n";
 
 static rc_edge_counters_t *counters;
 
@@ -62,7 +57,7 @@ static pid_t spawn(const rc_config_t *cfg, int id)
 int main(int argc, char **argv)
 {
     rc_config_t *cfg;
-    int status = rc_config_cli(argc, argv, "ringcast-edge", usage_text, &cfg);
+    int status = rc_config_cli(argc, argv, "ringcast-edge", about, &cfg);
     if (status >= 0)
         return status;
     signal(SIGPIPE, SIG_IGN);

@@ -214,44 +214,42 @@ void rc_publisher_free(rc_publisher_t *p)
     free(p);
 }
 
+/* A POST refused before Kafka sees it: 4xx with the reason, counted as rejected. */
+static int refuse(h2o_req_t *req, rc_edge_counters_t *ctr, int status, const char *reason, const char *msg)
+{
+    RC_EDGE_COUNT(ctr, pub_rejected, 1);
+    answer(req, status, reason, "text/plain; charset=utf-8", msg, strlen(msg));
+    return 0;
+}
+
 int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr)
 {
-    RC_EDGE_COUNT(ctr, pub_rejected, 1); /* undone below once Kafka has the event */
     if (req->entity.len > conf->max_publish_bytes) {
         char body[128];
-        int n = snprintf(body, sizeof(body), "event too large: at most %" PRIu64 " bytes\n", conf->max_publish_bytes);
-        answer(req, 413, "Payload Too Large", "text/plain; charset=utf-8", body, (size_t)n);
-        return 0;
+        snprintf(body, sizeof(body), "event too large: at most %" PRIu64 " bytes\n", conf->max_publish_bytes);
+        return refuse(req, ctr, 413, "Payload Too Large", body);
     }
-    rc_query_t *q = h2o_mem_alloc_pool(&req->pool, sizeof(*q));
+    static rc_query_t q; /* scratch: the worker handles one request at a time, start to end */
     char err[128];
     const char *qs = req->query_at != SIZE_MAX ? req->path.base + req->query_at + 1 : "";
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
-    if (rc_query_parse(qs, qlen, q, err, sizeof(err)) != 0 || q->n_keys > 1 || q->n_events > 1 || q->n_partitions ||
-        q->limit || q->timeout_ms || q->has_last_id) {
-        if (q->n_keys > 1 || q->n_events > 1 || q->n_partitions || q->limit || q->timeout_ms || q->has_last_id)
-            snprintf(err, sizeof(err), "bad query: a POST takes at most one key= and one event=");
-        strcat(err, "\n");
-        answer(req, 400, "Bad Request", "text/plain; charset=utf-8", err, strlen(err));
-        return 0;
-    }
-    if (q->n_events && (!rc_sse_event_ok(q->events[0], q->event_lens[0]) || conf->event_header[0] == '\0')) {
-        const char *msg = conf->event_header[0] == '\0' ? "bad query: this stream has no event_header for event=\n"
-                                                        : "bad query: event must be UTF-8 without line breaks\n";
-        answer(req, 400, "Bad Request", "text/plain; charset=utf-8", msg, strlen(msg));
-        return 0;
-    }
-    if (conf->format == RC_FORMAT_RAW && !rc_utf8_valid((const uint8_t *)req->entity.base, req->entity.len)) {
-        static const char msg[] = "the body must be UTF-8: this stream sends values as they are (format: raw)\n";
-        answer(req, 400, "Bad Request", "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
-        return 0;
-    }
+    if (rc_query_parse(qs, qlen, &q, err, sizeof(err) - 1) != 0)
+        return refuse(req, ctr, 400, "Bad Request", strcat(err, "\n"));
+    if (q.n_keys > 1 || q.n_events > 1 || q.n_partitions || q.limit || q.timeout_ms || q.has_last_id || q.has_since)
+        return refuse(req, ctr, 400, "Bad Request", "bad query: a POST takes at most one key= and one event=\n");
+    if (q.n_events && conf->event_header[0] == '\0')
+        return refuse(req, ctr, 400, "Bad Request", "bad query: this stream has no event_header for event=\n");
+    if (q.n_events && !rc_sse_event_ok(q.events[0], q.event_lens[0]))
+        return refuse(req, ctr, 400, "Bad Request", "bad query: event must be UTF-8 without line breaks\n");
+    if (conf->format == RC_FORMAT_RAW && !rc_utf8_valid((const uint8_t *)req->entity.base, req->entity.len))
+        return refuse(req, ctr, 400, "Bad Request",
+                      "the body must be UTF-8: this stream sends values as they are (format: raw)\n");
     if (p->rk == NULL) {
         static const char msg[] = "Kafka is not reachable (no bootstrap address yet: is the bridge running?)\n";
+        RC_EDGE_COUNT(ctr, pub_failed, 1);
         answer(req, 503, "Service Unavailable", "text/plain; charset=utf-8", msg, sizeof(msg) - 1);
         return 0;
     }
-    RC_EDGE_COUNT(ctr, pub_rejected, (uint64_t)-1);
     pending_t *pd = rc_malloc(sizeof(*pd));
     pd->req = req;
     pd->ctr = ctr;
@@ -260,13 +258,13 @@ int rc_publisher_post(rc_publisher_t *p, h2o_req_t *req, const rc_stream_conf_t 
     *slot = pd;
     pd->req_slot = slot;
     rd_kafka_headers_t *hdrs = NULL;
-    if (q->n_events) {
+    if (q.n_events) {
         hdrs = rd_kafka_headers_new(1);
-        rd_kafka_header_add(hdrs, conf->event_header, -1, q->events[0], (ssize_t)q->event_lens[0]);
+        rd_kafka_header_add(hdrs, conf->event_header, -1, q.events[0], (ssize_t)q.event_lens[0]);
     }
     rd_kafka_resp_err_t r = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(conf->topics[0]), RD_KAFKA_V_VALUE(req->entity.base, req->entity.len),
-        RD_KAFKA_V_KEY(q->n_keys ? q->keys[0] : NULL, q->n_keys ? q->key_lens[0] : 0),
+        RD_KAFKA_V_KEY(q.n_keys ? q.keys[0] : NULL, q.n_keys ? q.key_lens[0] : 0),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(pd), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
     if (r != RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (hdrs != NULL)

@@ -193,6 +193,16 @@ static void add_event(client_t *c, const char *event, const char *json)
     c->pre = add;
 }
 
+/* True if bytes p[0..len) equal one of the n values. */
+static int matches_any(const h2o_iovec_t *vals, size_t n, const void *p, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (vals[i].len == len && memcmp(vals[i].base, p, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* A record passes if it matches one value of each filter given. */
 static int wants(const client_t *c, const rc_record_t *r)
 {
     const filter_t *q = &c->f;
@@ -205,23 +215,8 @@ static int wants(const client_t *c, const rc_record_t *r)
     }
     if (r->h.type == RC_REC_RESET)
         return 1; /* a partition's history restarted: every reader of it must know */
-    if (q->n_keys) {
-        size_t i;
-        for (i = 0; i < q->n_keys; i++)
-            if (q->keys[i].len == r->h.key_len && memcmp(q->keys[i].base, r->key, r->h.key_len) == 0)
-                break;
-        if (i == q->n_keys)
-            return 0;
-    }
-    if (q->n_events) {
-        size_t i;
-        for (i = 0; i < q->n_events; i++)
-            if (q->events[i].len == r->h.event_len && memcmp(q->events[i].base, r->event, r->h.event_len) == 0)
-                break;
-        if (i == q->n_events)
-            return 0;
-    }
-    return 1;
+    return (q->n_keys == 0 || matches_any(q->keys, q->n_keys, r->key, r->h.key_len)) &&
+           (q->n_events == 0 || matches_any(q->events, q->n_events, r->event, r->h.event_len));
 }
 
 /* Sends what the client should get next, if nothing of it is in flight. */
@@ -490,9 +485,8 @@ static int accepts_event_stream(h2o_req_t *req)
     if (i < 0)
         return 1;
     h2o_iovec_t v = req->headers.entries[i].value;
-    return h2o_contains_token(v.base, v.len, H2O_STRLIT("text/event-stream"), ',') ||
-           memmem(v.base, v.len, "text/event-stream", 17) != NULL || memmem(v.base, v.len, "*/*", 3) != NULL ||
-           memmem(v.base, v.len, "text/*", 6) != NULL;
+    return memmem(v.base, v.len, H2O_STRLIT("text/event-stream")) != NULL ||
+           memmem(v.base, v.len, H2O_STRLIT("*/*")) != NULL || memmem(v.base, v.len, H2O_STRLIT("text/*")) != NULL;
 }
 
 static int serve_stream(h2o_req_t *req, stream_t *st)
