@@ -7,9 +7,18 @@
  * and, when the bridge wakes the worker, the first of them copies the new records and the others
  * send the same bytes. The frames come encoded from the bridge: sending is choosing records and
  * pointing iovecs at them.
+ *
+ * Two transports carry a stream. HTTP/2 streams are h2o responses (a generator: h2o_send, then
+ * proceed). An HTTP/1.x stream owns its socket once h2o has written the response headers
+ * (h2o_http1_upgrade with status 200): h2o frees the connection and the request with its 4 KiB
+ * memory pool and 4 KiB input buffer, which an endless response would otherwise hold for life, and
+ * the worker writes the chunked body itself. An idle HTTP/1.1 stream then costs its socket and its
+ * client, well under a kilobyte. A finite HTTP/1.1 stream (limit=, timeout=) ends with the last
+ * chunk and its connection goes back to h2o for the next request (keep-alive).
  */
 
 #include <h2o.h>
+#include <h2o/http1.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -75,17 +84,23 @@ typedef struct st_filter_t {
 } filter_t;
 
 typedef struct st_client_t {
-    h2o_generator_t super;
-    h2o_req_t *req;
+    h2o_generator_t super; /* HTTP/2: h2o calls proceed when a send is done, stop when the client left */
+    h2o_req_t *req;        /* HTTP/2; HTTP/1.x only until the headers are written */
+    h2o_socket_t *sock;    /* HTTP/1.x: the connection, the client's own after the headers */
+    struct timeval connected_at;
     stream_t *st;
     rc_cursor_t cur;
     int64_t *skip_below; /* per lane, when resuming: offsets below were delivered already */
     uint32_t n_skip;
     filter_t f;
     uint64_t sent, deadline_ms, last_send_ms;
-    chunk_t *chunk;  /* held while a send is in flight */
-    h2o_iovec_t pre; /* retry hint, gap or reset events, sent before the next frames */
-    int inflight, finished, final_sent, waiting, deferred, h2;
+    chunk_t *chunk; /* held while a send is in flight */
+    char *pre;      /* retry hint, gap or reset events, sent before the next frames */
+    size_t pre_len;
+    char *pre_sent;      /* the preamble in flight, freed when its send is done */
+    char chunk_head[24]; /* HTTP/1.1: the chunk-size line of the write in flight */
+    int inflight, finished, final_sent, waiting, deferred, h2, chunked, keepalive;
+    struct st_client_t **hook; /* in the request's pool: frees the client when the request goes */
     h2o_linklist_t link_all, link_wait, link_defer;
 } client_t;
 
@@ -175,22 +190,78 @@ static void unwait(client_t *c)
     }
 }
 
+static void on_h1_written(h2o_socket_t *sock, const char *err);
+
+/* Sends iov[0..n) (n < SEND_IOV) and, if final, ends the stream. iov has room for two more entries:
+ * an HTTP/1.1 write is one chunk, its size line in front and its CRLF (and the last chunk) behind. */
 static void send_frames(client_t *c, h2o_iovec_t *iov, size_t n, int final)
 {
     c->inflight = 1;
     c->last_send_ms = now_ms();
     if (final)
         c->final_sent = 1;
-    h2o_send(c->req, iov, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+    if (c->sock == NULL) {
+        h2o_send(c->req, iov, n, final ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+        return;
+    }
+    if (c->chunked) {
+        static const h2o_iovec_t crlf = {(char *)"\r\n", 2}, crlf_last = {(char *)"\r\n0\r\n\r\n", 7},
+                                 last = {(char *)"0\r\n\r\n", 5};
+        size_t len = 0;
+        for (size_t i = 0; i < n; i++)
+            len += iov[i].len;
+        if (len == 0) {
+            n = 0;
+            if (final)
+                iov[n++] = last;
+        } else {
+            memmove(iov + 1, iov, n * sizeof(*iov));
+            iov[0] = h2o_iovec_init(c->chunk_head, (size_t)sprintf(c->chunk_head, "%zx\r\n", len));
+            iov[++n] = final ? crlf_last : crlf;
+            n++;
+        }
+    }
+    if (n == 0) {
+        on_h1_written(c->sock, NULL); /* a final write of nothing (HTTP/1.0: the close ends it) */
+        return;
+    }
+    h2o_socket_write(c->sock, iov, n, on_h1_written);
+}
+
+/* Appends bytes to the client's preamble (sent before its next frames). */
+static void add_pre(client_t *c, const char *p, size_t len)
+{
+    c->pre = rc_realloc(c->pre, c->pre_len + len);
+    memcpy(c->pre + c->pre_len, p, len);
+    c->pre_len += len;
+}
+
+/* Moves the preamble into iov: it stays allocated until the send is done. */
+static void take_pre(client_t *c, h2o_iovec_t *iov, size_t *n)
+{
+    if (c->pre_len == 0)
+        return;
+    iov[(*n)++] = h2o_iovec_init(c->pre, c->pre_len);
+    free(c->pre_sent);
+    c->pre_sent = c->pre;
+    c->pre = NULL;
+    c->pre_len = 0;
 }
 
 /* Appends an SSE event without id (gap, reset) to the client's preamble. */
 static void add_event(client_t *c, const char *event, const char *json)
 {
-    h2o_iovec_t add = h2o_concat(&c->req->pool, c->pre, h2o_iovec_init(H2O_STRLIT("event: ")),
-                                 h2o_iovec_init(event, strlen(event)), h2o_iovec_init(H2O_STRLIT("\ndata: ")),
-                                 h2o_iovec_init(json, strlen(json)), h2o_iovec_init(H2O_STRLIT("\n\n")));
-    c->pre = add;
+    char buf[1024];
+    int k = snprintf(buf, sizeof(buf), "event: %s\ndata: %s\n\n", event, json);
+    if (k > 0 && (size_t)k < sizeof(buf)) {
+        add_pre(c, buf, (size_t)k);
+        return;
+    }
+    add_pre(c, H2O_STRLIT("event: "));
+    add_pre(c, event, strlen(event));
+    add_pre(c, H2O_STRLIT("\ndata: "));
+    add_pre(c, json, strlen(json));
+    add_pre(c, H2O_STRLIT("\n\n"));
 }
 
 /* True if bytes p[0..len) equal one of the n values. */
@@ -225,11 +296,10 @@ static void pump(client_t *c)
     if (c->inflight || c->final_sent)
         return;
     stream_t *st = c->st;
-    h2o_iovec_t iov[SEND_IOV];
+    h2o_iovec_t iov[SEND_IOV + 2];
     size_t n = 0;
     if (c->finished || st->ring == NULL) {
-        if (c->pre.len)
-            iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        take_pre(c, iov, &n);
         if (c->finished) {
             unwait(c);
             send_frames(c, iov, n, 1);
@@ -262,8 +332,7 @@ static void pump(client_t *c)
             c->finished = 1;
             break;
         }
-        if (c->pre.len)
-            iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
+        take_pre(c, iov, &n);
         size_t off = 0, frames = 0, bytes = 0;
         rc_record_t rec;
         while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
@@ -343,25 +412,36 @@ static void defer_pump(client_t *c)
         h2o_timeout_link(W.ctx.loop, &W.zero_timeout, &W.defer_entry);
 }
 
+/* A send is done: its chunk and preamble can go. */
+static void sent(client_t *c)
+{
+    c->inflight = 0;
+    chunk_release(c->chunk);
+    c->chunk = NULL;
+    free(c->pre_sent);
+    c->pre_sent = NULL;
+}
+
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     (void)req;
     client_t *c = (client_t *)g;
-    c->inflight = 0;
-    chunk_release(c->chunk);
-    c->chunk = NULL;
+    sent(c);
     if (!c->final_sent)
         defer_pump(c);
 }
 
-static void client_free(client_t *c)
+/* Takes the client off every list of the worker; its memory goes with client_destroy. */
+static void client_detach(client_t *c)
 {
     if (c->link_all.next == NULL)
         return; /* h2o stopped the response, then disposed of the request: once is enough */
     unwait(c);
     if (c->deferred)
         h2o_linklist_unlink(&c->link_defer);
+    c->deferred = 0;
     h2o_linklist_unlink(&c->link_all);
+    c->link_all.next = NULL;
     c->st->n_clients--;
     if (c->h2)
         RC_EDGE_COUNT(c->st->ctr, open_h2, (uint64_t)-1);
@@ -371,16 +451,90 @@ static void client_free(client_t *c)
     c->chunk = NULL;
 }
 
+static void client_destroy(client_t *c)
+{
+    client_detach(c);
+    free(c->pre);
+    free(c->pre_sent);
+    free(c->skip_below);
+    free(c);
+}
+
 static void on_stop(h2o_generator_t *g, h2o_req_t *req)
 {
     (void)req;
-    client_free((client_t *)g);
+    client_detach((client_t *)g); /* h2o sends nothing more; the request's disposal frees the client */
 }
 
-/* The generator lives in the request's pool; this disposer runs when the request ends normally. */
-static void on_client_dispose(void *p)
+/* Runs when the request's pool goes: an HTTP/2 stream's end, or an answer other than a stream. An
+ * HTTP/1.x stream unhooks itself before h2o frees the request, its socket then holds it. */
+static void on_req_dispose(void *p)
 {
-    client_free(p);
+    client_t *c = *(client_t **)p;
+    if (c != NULL)
+        client_destroy(c);
+}
+
+/* --- HTTP/1.x streams on their own socket ----------------------------------------------------- */
+
+#define H1_MAX_INPUT 16384 /* bytes a client may send after its request (a pipelined next one) */
+
+static void h1_close(client_t *c)
+{
+    h2o_socket_t *sock = c->sock;
+    sock->data = NULL;
+    h2o_socket_close(sock);
+    client_destroy(c);
+}
+
+/* The client's socket is read only to notice when it goes away (EOF or error). */
+static void on_h1_read(h2o_socket_t *sock, const char *err)
+{
+    client_t *c = sock->data;
+    if (err != NULL || sock->input->size > H1_MAX_INPUT)
+        h1_close(c);
+    /* Else: a pipelined request, kept for h2o when a finite stream hands the connection back. */
+}
+
+static void on_h1_written(h2o_socket_t *sock, const char *err)
+{
+    client_t *c = sock->data;
+    if (err != NULL) {
+        h1_close(c);
+        return;
+    }
+    sent(c);
+    if (!c->final_sent) {
+        defer_pump(c);
+        return;
+    }
+    if (!c->keepalive || W.draining) {
+        h1_close(c);
+        return;
+    }
+    /* A finite stream ended with its last chunk: the connection goes back to h2o (keep-alive). */
+    struct timeval at = c->connected_at;
+    c->sock = NULL;
+    client_destroy(c);
+    h2o_socket_read_stop(sock);
+    h2o_http1_accept(&W.accept_ctx, sock, at);
+}
+
+/* h2o wrote the response headers and let go of the connection (sock NULL: the client was gone). */
+static void on_h1_upgraded(void *data, h2o_socket_t *sock, size_t reqsize)
+{
+    client_t *c = data;
+    c->req = NULL; /* freed by h2o with its pool */
+    if (sock == NULL) {
+        client_destroy(c);
+        return;
+    }
+    c->sock = sock;
+    sock->data = c;
+    h2o_buffer_consume(&sock->input, reqsize); /* the request; an empty buffer is freed */
+    h2o_socket_read_start(sock, on_h1_read);
+    c->inflight = 0;
+    pump(c);
 }
 
 /* --- resuming from an event id ------------------------------------------------------------------ */
@@ -408,7 +562,7 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         *why = "the ring is not readable";
         return -1;
     }
-    c->skip_below = h2o_mem_alloc_pool(&c->req->pool, (n ? n : 1) * sizeof(int64_t));
+    c->skip_below = rc_malloc((n ? n : 1) * sizeof(int64_t));
     c->n_skip = n;
     uint64_t missed = 0;
     h2o_iovec_t parts = h2o_iovec_init(NULL, 0);
@@ -489,6 +643,38 @@ static int accepts_event_stream(h2o_req_t *req)
            memmem(v.base, v.len, H2O_STRLIT("*/*")) != NULL || memmem(v.base, v.len, H2O_STRLIT("text/*")) != NULL;
 }
 
+/* A client with room for its filters, copied from the worker's scratch query at their own sizes. */
+static client_t *client_new(const rc_query_t *q)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < q->n_keys; i++)
+        strings += q->key_lens[i];
+    for (size_t i = 0; i < q->n_events; i++)
+        strings += q->event_lens[i];
+    size_t vecs = (q->n_keys + q->n_events) * sizeof(h2o_iovec_t), parts = q->n_partitions * sizeof(int32_t);
+    client_t *c = rc_calloc(1, sizeof(*c) + vecs + parts + strings);
+    char *p = (char *)(c + 1), *str = p + vecs + parts;
+    c->f.keys = (h2o_iovec_t *)p;
+    c->f.events = c->f.keys + q->n_keys;
+    c->f.partitions = (int32_t *)(p + vecs);
+    for (size_t i = 0; i < q->n_keys; i++) {
+        memcpy(str, q->keys[i], q->key_lens[i]);
+        c->f.keys[i] = h2o_iovec_init(str, q->key_lens[i]);
+        str += q->key_lens[i];
+    }
+    for (size_t i = 0; i < q->n_events; i++) {
+        memcpy(str, q->events[i], q->event_lens[i]);
+        c->f.events[i] = h2o_iovec_init(str, q->event_lens[i]);
+        str += q->event_lens[i];
+    }
+    memcpy(c->f.partitions, q->partitions, parts);
+    c->f.n_keys = q->n_keys;
+    c->f.n_events = q->n_events;
+    c->f.n_partitions = q->n_partitions;
+    c->f.limit = q->limit;
+    return c;
+}
+
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
@@ -518,31 +704,14 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
 
-    client_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), on_client_dispose);
-    memset(c, 0, sizeof(*c));
+    client_t *c = client_new(q);
+    c->hook = h2o_mem_alloc_shared(&req->pool, sizeof(c), on_req_dispose);
+    *c->hook = c; /* until the client is the socket's (HTTP/1.x), the request's end frees it */
     c->super.proceed = on_proceed;
     c->super.stop = on_stop;
     c->req = req;
     c->st = st;
-    c->f.limit = q->limit;
-    c->f.n_keys = q->n_keys;
-    c->f.n_events = q->n_events;
-    c->f.n_partitions = q->n_partitions;
-    if (q->n_keys) {
-        c->f.keys = h2o_mem_alloc_pool(&req->pool, q->n_keys * sizeof(h2o_iovec_t));
-        for (size_t i = 0; i < q->n_keys; i++)
-            c->f.keys[i] = h2o_strdup(&req->pool, q->keys[i], q->key_lens[i]);
-    }
-    if (q->n_events) {
-        c->f.events = h2o_mem_alloc_pool(&req->pool, q->n_events * sizeof(h2o_iovec_t));
-        for (size_t i = 0; i < q->n_events; i++)
-            c->f.events[i] = h2o_strdup(&req->pool, q->events[i], q->event_lens[i]);
-    }
-    if (q->n_partitions) {
-        c->f.partitions = h2o_mem_alloc_pool(&req->pool, q->n_partitions * sizeof(int32_t));
-        memcpy(c->f.partitions, q->partitions, q->n_partitions * sizeof(int32_t));
-    }
-    c->pre = h2o_strdup(&req->pool, W.retry_line, W.retry_len);
+    add_pre(c, W.retry_line, W.retry_len);
     /* Last-Event-ID (what EventSource sends on reconnect) wins over ?lastEventId=. */
     const char *id = q->has_last_id ? q->last_id : NULL;
     size_t id_len = q->last_id_len;
@@ -559,6 +728,7 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
             snprintf(json, sizeof(json), "{\"reason\":\"%s\"}", why);
             add_event(c, "reset", json);
             RC_EDGE_COUNT(st->ctr, resets, 1);
+            free(c->skip_below);
             c->skip_below = NULL;
         }
     }
@@ -587,8 +757,22 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("text/event-stream"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-cache"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-accel-buffering"), 0, NULL, H2O_STRLIT("no"));
-    h2o_start_response(req, &c->super);
-    pump(c);
+    if (c->h2) {
+        h2o_start_response(req, &c->super);
+        pump(c);
+        return 0;
+    }
+    /* HTTP/1.x: h2o writes the headers, then hands over the socket (on_h1_upgraded); h2o adds
+     * "Connection: upgrade", which clients ignore without an Upgrade header. */
+    c->chunked = req->version >= 0x101;
+    c->keepalive = c->chunked && req->http1_is_persistent;
+    if (c->chunked)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_TRANSFER_ENCODING, NULL, H2O_STRLIT("chunked"));
+    c->connected_at = req->conn->connected_at;
+    c->inflight = 1; /* nothing is sent before the socket is the client's */
+    *c->hook = NULL;
+    c->hook = NULL;
+    h2o_http1_upgrade(req, NULL, 0, on_h1_upgraded, c);
     return 0;
 }
 
@@ -814,7 +998,7 @@ static void end_clients(stream_t *st)
         char line[64];
         uint64_t ms = W.cfg->edge.retry_ms + (uint64_t)rand() % (W.cfg->edge.retry_ms + 1);
         int k = snprintf(line, sizeof(line), "retry: %" PRIu64 "\n\n", ms);
-        c->pre = h2o_concat(&c->req->pool, c->pre, h2o_iovec_init(line, (size_t)k));
+        add_pre(c, line, (size_t)k);
         c->finished = 1;
         defer_pump(c);
     }
@@ -931,8 +1115,10 @@ static void on_heartbeat(h2o_timeout_entry_t *entry)
         stream_t *st = &W.streams[i];
         for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
             client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
-            if (!c->inflight && !c->final_sent && now - c->last_send_ms + 50 >= every)
-                send_frames(c, &beat, 1, 0); /* waiting stays set: records still wake it */
+            if (!c->inflight && !c->final_sent && now - c->last_send_ms + 50 >= every) {
+                h2o_iovec_t iov[3] = {beat}; /* room for an HTTP/1.1 chunk's framing */
+                send_frames(c, iov, 1, 0);   /* waiting stays set: records still wake it */
+            }
         }
     }
     h2o_timeout_link(W.ctx.loop, &W.hb_timeout, &W.hb_entry);
@@ -1124,6 +1310,7 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     /* Draining: no new connections; every open stream ends after a last retry hint, so browsers
      * come back (to another worker or host) with their Last-Event-ID. */
     rc_info("http", "worker %d draining", id);
+    W.draining = 1;
     for (size_t i = 0; i < W.n_listeners; i++)
         h2o_socket_close(W.listeners[i]);
     W.n_listeners = 0;

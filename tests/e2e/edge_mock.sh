@@ -178,6 +178,22 @@ is "/metrics: the bridge is up" "$(metric 'ringcast_bridge_up{stream="hist"}')" 
 is "/metrics: gaps by reason" "$(metric 'ringcast_gaps_total{stream="tiny",reason="evicted"}')" 1
 is "/metrics: the streams ended, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 0
 
+# HTTP/1.x streams own their socket once the headers are written: the body is chunked for HTTP/1.1
+# (the connection serves the next request after a finite stream) and ends with the close for 1.0.
+curl -sN --max-time 3 "$URL/streams/live" >/dev/null &
+open_pid=$!
+sleep 0.5
+is "/metrics: an open HTTP/1.1 stream is counted by protocol" "$(metric 'ringcast_streams_open{stream="live",protocol="http1"}')" 1
+wait $open_pid
+is "/metrics: the HTTP/1.1 client left, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="http1"}')" 0
+is "HTTP/1.1 keep-alive: two finite streams on one connection (connects per request)" \
+    "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' "$URL/streams/hist?limit=3" "$URL/streams/hist?limit=3")" "1 0 "
+curl -s "$URL/streams/hist?limit=3" "$URL/streams/hist?limit=4" >"$T/two.sse"
+is "HTTP/1.1 keep-alive: both streams complete, 3 + 4 events" "$(grep -c '^data: ' "$T/two.sse")" 7
+curl -s0 "$URL/streams/hist?limit=5" >"$T/h10.sse"
+ok "HTTP/1.0: the same bytes as over HTTP/1.1, ended by the close" \
+    sh -c "head -c \$(wc -c <'$T/h10.sse') '$T/all.sse' | cmp -s - '$T/h10.sse' && [ \$(grep -c '^data: ' '$T/h10.sse') = 5 ]"
+
 # h2load: finite streams over h2c, many per connection.
 h2load -n 200 -c 4 -m 10 "$URL/streams/hist?limit=30" >"$T/h2load.out" 2>&1
 ok "h2load: 200 finite streams over h2c, all succeeded" grep -q "requests: 200 total, 200 started, 200 done, 200 succeeded" "$T/h2load.out"
