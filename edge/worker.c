@@ -47,6 +47,7 @@
 
 #define CHUNK_BYTES   (64u << 10)     /* records copied from a ring at once; also the most in flight per client */
 #define SEND_IOV      512             /* frames per h2o_send */
+#define RECENT_CHUNKS 4               /* chunks a stream keeps for clients at other positions */
 #define PUMP_ROUNDS   8               /* chunks a client may skip over (all filtered out) before yielding */
 #define HOUSEKEEP_MS  1000            /* ring (re)opening, bridge reconnection, timeout= deadlines */
 #define DRAIN_MS      5000            /* longest a stopping worker waits for its streams to end */
@@ -68,7 +69,7 @@ typedef struct st_stream_t {
     uint32_t fp;
     uint32_t n_topics;
     const char *topics[RC_CUT_MAX_TOPICS]; /* sorted, as the bridge orders ids */
-    chunk_t *latest;                       /* the newest chunk read at the head */
+    chunk_t *recent[RECENT_CHUNKS];        /* the last chunks copied, newest first */
     h2o_linklist_t clients;
     h2o_linklist_t waiting; /* clients at the head, woken when the bridge publishes */
     uint64_t n_clients;
@@ -146,17 +147,30 @@ static void chunk_release(chunk_t *ch)
         free(ch);
 }
 
-/* The chunk of records at cur: the stream's latest if it starts there, else a new copy. */
-static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out)
+/* A chunk holding the record at cur: one of the stream's recent copies if one covers it (clients
+ * at the head share the newest, clients a little behind an older one), else a new copy from cur up
+ * to the head. The client parses it from cur: *off is where. */
+static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out, size_t *off)
 {
-    if (st->latest != NULL && st->latest->start.pos == cur.pos) {
-        st->latest->refs++;
-        *out = st->latest;
-        return RC_READ_OK;
+    for (int i = 0; i < RECENT_CHUNKS && st->recent[i] != NULL; i++) {
+        chunk_t *ch = st->recent[i];
+        if (ch->start.pos <= cur.pos && cur.pos < ch->end.pos && ch->start.seq <= cur.seq) {
+            ch->refs++;
+            *out = ch;
+            *off = (size_t)(cur.pos - ch->start.pos);
+            return RC_READ_OK;
+        }
     }
+    rc_cursor_t head;
+    if (rc_ring_head(st->ring, &head) != 0)
+        return RC_READ_EMPTY;
+    if (head.pos == cur.pos)
+        return RC_READ_EMPTY;
     size_t cap = CHUNK_BYTES;
     if (rc_ring_max_record(st->ring) + 8 > cap)
         cap = rc_ring_max_record(st->ring) + 8;
+    if (head.pos > cur.pos && head.pos - cur.pos < cap)
+        cap = (size_t)(head.pos - cur.pos); /* what there is: a 100-byte batch is not a 64 KiB copy */
     chunk_t *ch = rc_malloc(sizeof(*ch) + cap);
     rc_cursor_t c = cur;
     rc_read_t r = rc_ring_read(st->ring, &c, ch->data, cap, &ch->len);
@@ -164,18 +178,24 @@ static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out)
         free(ch);
         return r;
     }
-    ch->refs = 1;
+    ch->refs = 2; /* the caller's and the stream's */
     ch->start = cur;
     ch->end = c;
-    rc_cursor_t head;
-    if (rc_ring_head(st->ring, &head) == 0 && head.pos == c.pos) {
-        /* It reaches the head: the clients now waiting there will want exactly these bytes. */
-        chunk_release(st->latest);
-        st->latest = ch;
-        ch->refs++;
-    }
+    chunk_release(st->recent[RECENT_CHUNKS - 1]);
+    memmove(st->recent + 1, st->recent, (RECENT_CHUNKS - 1) * sizeof(st->recent[0]));
+    st->recent[0] = ch;
     *out = ch;
+    *off = 0;
     return RC_READ_OK;
+}
+
+/* Drops the stream's copies (its ring went away or was replaced). */
+static void chunks_forget(stream_t *st)
+{
+    for (int i = 0; i < RECENT_CHUNKS; i++) {
+        chunk_release(st->recent[i]);
+        st->recent[i] = NULL;
+    }
 }
 
 /* --- clients ---------------------------------------------------------------------------------- */
@@ -191,6 +211,22 @@ static void unwait(client_t *c)
 }
 
 static void on_h1_written(h2o_socket_t *sock, const char *err);
+
+/* "<len in hex>\r\n" into dst (20 bytes); its length. (snprintf cost more than the rest of a send.) */
+static size_t chunk_size_line(char *dst, size_t len)
+{
+    char tmp[16];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[len & 15];
+        len >>= 4;
+    } while (len != 0);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    dst[n] = '\r';
+    dst[n + 1] = '\n';
+    return n + 2;
+}
 
 /* Sends iov[0..n) (n < SEND_IOV) and, if final, ends the stream. iov has room for two more entries:
  * an HTTP/1.1 write is one chunk, its size line in front and its CRLF (and the last chunk) behind. */
@@ -216,7 +252,7 @@ static void send_frames(client_t *c, h2o_iovec_t *iov, size_t n, int final)
                 iov[n++] = last;
         } else {
             memmove(iov + 1, iov, n * sizeof(*iov));
-            iov[0] = h2o_iovec_init(c->chunk_head, (size_t)sprintf(c->chunk_head, "%zx\r\n", len));
+            iov[0] = h2o_iovec_init(c->chunk_head, chunk_size_line(c->chunk_head, len));
             iov[++n] = final ? crlf_last : crlf;
             n++;
         }
@@ -310,7 +346,8 @@ static void pump(client_t *c)
     }
     for (int round = 0; round < PUMP_ROUNDS && n == 0; round++) {
         chunk_t *ch;
-        rc_read_t r = chunk_at(st, c->cur, &ch);
+        size_t off;
+        rc_read_t r = chunk_at(st, c->cur, &ch, &off);
         if (r == RC_READ_EMPTY)
             break;
         if (r == RC_READ_LAPPED) {
@@ -333,9 +370,17 @@ static void pump(client_t *c)
             break;
         }
         take_pre(c, iov, &n);
-        size_t off = 0, frames = 0, bytes = 0;
+        size_t frames = 0, bytes = 0;
         rc_record_t rec;
+        int first = 1;
         while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
+            if (first && rec.h.seq != c->cur.seq) {
+                rc_warn("sse", "%s: no record %" PRIu64 " where the stream expected it; ending the stream",
+                        st->conf->name, c->cur.seq);
+                c->finished = 1;
+                break;
+            }
+            first = 0;
             c->cur.seq = rec.h.seq + 1;
             if (c->skip_below && rec.h.lane < c->n_skip) {
                 if (rec.h.type == RC_REC_RESET)
@@ -1018,8 +1063,7 @@ static void check_rings(void)
              * end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
             rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name, exists ? "replaced" : "removed");
             end_clients(st);
-            chunk_release(st->latest);
-            st->latest = NULL;
+            chunks_forget(st);
             rc_ring_close(st->ring);
             st->ring = NULL;
         }
