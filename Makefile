@@ -46,7 +46,7 @@ PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
-BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
+BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
 all: $(DEPS_OK) $(PROGRAMS)
@@ -114,6 +114,8 @@ $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMO
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 $(REL)/bench/sse_bench: $(call objs,$(REL),tests/bench/sse_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
+$(REL)/bench/write_floor: $(call objs,$(REL),tests/bench/write_floor.c)
+	$(call link,$(CFLAGS_rel))
 
 # Suites: each entry is NAME=COMMAND for tests/run.sh, which sums every TAP line it sees.
 UNIT_SUITE := \
@@ -167,6 +169,8 @@ bench: all $(BENCHES)
 	$(REL)/bench/ring_bench
 	scripts/bench-ingest.sh
 	scripts/bench-edge.sh
+	$(REL)/bench/write_floor --conns 100
+	$(REL)/bench/write_floor --conns 1000
 
 demo:
 	@scripts/demo.sh
