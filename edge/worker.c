@@ -502,7 +502,8 @@ static void client_destroy(client_t *c)
     free(c->pre);
     free(c->pre_sent);
     free(c->skip_below);
-    free(c);
+    if (!c->h2)
+        free(c); /* an HTTP/2 client lives in its request's pool */
 }
 
 static void on_stop(h2o_generator_t *g, h2o_req_t *req)
@@ -688,8 +689,10 @@ static int accepts_event_stream(h2o_req_t *req)
            memmem(v.base, v.len, H2O_STRLIT("*/*")) != NULL || memmem(v.base, v.len, H2O_STRLIT("text/*")) != NULL;
 }
 
-/* A client with room for its filters, copied from the worker's scratch query at their own sizes. */
-static client_t *client_new(const rc_query_t *q)
+/* A client with room for its filters, copied from the worker's scratch query at their own sizes.
+ * An HTTP/2 client goes in its request's pool (already paid for: h2o gives every request 4 KiB); an
+ * HTTP/1.x client outlives its request, so it is allocated on its own. */
+static client_t *client_new(const rc_query_t *q, h2o_req_t *req)
 {
     size_t strings = 0;
     for (size_t i = 0; i < q->n_keys; i++)
@@ -697,7 +700,11 @@ static client_t *client_new(const rc_query_t *q)
     for (size_t i = 0; i < q->n_events; i++)
         strings += q->event_lens[i];
     size_t vecs = (q->n_keys + q->n_events) * sizeof(h2o_iovec_t), parts = q->n_partitions * sizeof(int32_t);
-    client_t *c = rc_calloc(1, sizeof(*c) + vecs + parts + strings);
+    size_t size = sizeof(client_t) + vecs + parts + strings;
+    int h2 = req->version >= 0x200;
+    client_t *c = h2 ? h2o_mem_alloc_pool(&req->pool, size) : rc_malloc(size);
+    memset(c, 0, size);
+    c->h2 = h2;
     char *p = (char *)(c + 1), *str = p + vecs + parts;
     c->f.keys = (h2o_iovec_t *)p;
     c->f.events = c->f.keys + q->n_keys;
@@ -749,7 +756,7 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
 
-    client_t *c = client_new(q);
+    client_t *c = client_new(q, req);
     c->hook = h2o_mem_alloc_shared(&req->pool, sizeof(c), on_req_dispose);
     *c->hook = c; /* until the client is the socket's (HTTP/1.x), the request's end frees it */
     c->super.proceed = on_proceed;
@@ -792,7 +799,6 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         c->deadline_ms = now_ms() + q->timeout_ms;
     h2o_linklist_insert(&st->clients, &c->link_all);
     st->n_clients++;
-    c->h2 = req->version >= 0x200;
     if (c->h2)
         RC_EDGE_COUNT(st->ctr, open_h2, 1);
     else
