@@ -28,10 +28,11 @@ CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
+JWT_LIBS     := $(shell pkg-config --libs libjwt jansson 2>/dev/null || echo -ljwt -ljansson)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -78,9 +79,9 @@ $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
 $(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
 $(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
@@ -137,7 +138,9 @@ E2E_SUITE := \
 	edge-mock=tests/e2e/edge_mock.sh \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
-	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh'
+	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
+	edge-auth=tests/e2e/edge_auth.sh \
+	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \

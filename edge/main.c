@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "edge.h"
 #include "log.h"
@@ -44,6 +45,7 @@ static pid_t spawn(const rc_config_t *cfg, int id)
         counters[(size_t)id * cfg->n_streams + s].open_h1 = 0;
         counters[(size_t)id * cfg->n_streams + s].open_h2 = 0;
     }
+    rc_access_worker_restarted((size_t)id);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -73,6 +75,13 @@ int main(int argc, char **argv)
             return 1;
         }
         close(fd);
+    }
+
+    /* Key files are read once, here: a bad one stops the edge now, not every worker later. */
+    char aerr[512];
+    if (rc_access_init(cfg, aerr, sizeof(aerr)) != 0) {
+        rc_error("auth", "%s", aerr);
+        return 1;
     }
 
     struct sigaction sa = {.sa_handler = on_signal};

@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "edge.h"
 #include "eventid.h"
 #include "log.h"
@@ -86,6 +87,7 @@ typedef struct st_client_t {
     chunk_t *chunk;  /* held while a send is in flight */
     h2o_iovec_t pre; /* retry hint, gap or reset events, sent before the next frames */
     int inflight, finished, final_sent, waiting, deferred, h2;
+    int32_t ip_slot; /* counted in the per-IP stream limit; see rc_access_stream_begin() */
     h2o_linklist_t link_all, link_wait, link_defer;
 } client_t;
 
@@ -369,6 +371,7 @@ static void client_free(client_t *c)
         RC_EDGE_COUNT(c->st->ctr, open_h1, (uint64_t)-1);
     chunk_release(c->chunk);
     c->chunk = NULL;
+    rc_access_stream_end((size_t)W.id, c->ip_slot);
 }
 
 static void on_stop(h2o_generator_t *g, h2o_req_t *req)
@@ -491,6 +494,8 @@ static int accepts_event_stream(h2o_req_t *req)
 
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
+    if (rc_access_check(req, st->conf, st->ctr))
+        return 0; /* answered: 401, 403 or 429 */
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
         return rc_publisher_post(W.publisher, req, st->conf, st->ctr);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
@@ -517,9 +522,13 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     if (st->ring == NULL)
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
+    int32_t ip_slot;
+    if (rc_access_stream_begin(req, (size_t)W.id, st->ctr, &ip_slot))
+        return 0; /* answered 429 */
 
     client_t *c = h2o_mem_alloc_shared(&req->pool, sizeof(*c), on_client_dispose);
     memset(c, 0, sizeof(*c));
+    c->ip_slot = ip_slot;
     c->super.proceed = on_proceed;
     c->super.stop = on_stop;
     c->req = req;
@@ -725,6 +734,12 @@ static int serve_metrics(h2o_req_t *req)
          offsetof(rc_edge_counters_t, pub_ok)},
         {NULL, NULL, NULL, "result=\"kafka_failed\"", offsetof(rc_edge_counters_t, pub_failed)},
         {NULL, NULL, NULL, "result=\"rejected\"", offsetof(rc_edge_counters_t, pub_rejected)},
+        {"ringcast_auth_refused_total", "counter", "requests refused by access control", "status=\"401\"",
+         offsetof(rc_edge_counters_t, auth_401)},
+        {NULL, NULL, NULL, "status=\"403\"", offsetof(rc_edge_counters_t, auth_403)},
+        {"ringcast_limited_total", "counter", "requests answered 429 by a per-IP limit", "limit=\"streams_per_ip\"",
+         offsetof(rc_edge_counters_t, limited_streams)},
+        {NULL, NULL, NULL, "limit=\"publish_rate\"", offsetof(rc_edge_counters_t, limited_publish)},
     };
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
     char line[512];
@@ -773,7 +788,7 @@ static int serve_metrics(h2o_req_t *req)
         k = snprintf(line, sizeof(line), "ringcast_ring_skipped_total{stream=\"%s\"} %" PRIu64 "\n", nm, skipped);
         skip = h2o_concat(&req->pool, skip, h2o_iovec_init(line, (size_t)k));
     }
-    body = h2o_concat(&req->pool, body, rec, up, skip);
+    body = h2o_concat(&req->pool, body, rec, up, skip, rc_access_metrics(&req->pool));
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -785,6 +800,8 @@ static int serve_metrics(h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (rc_access_cors(W.cfg, req))
+        return 0; /* a preflight request, answered */
     h2o_iovec_t p = req->path_normalized;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/streams")) || h2o_memis(p.base, p.len, H2O_STRLIT("/streams/")))
         return serve_list(req);
