@@ -44,8 +44,10 @@ TSAN := $(BUILD)/tsan
 
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
             $(REL)/ringcast-demo-feed
-TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
-TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
+TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress \
+              $(REL)/tests/test_iplimit
+TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
+              $(ASAN)/tests/test_iplimit
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
 
@@ -103,6 +105,8 @@ $(1)/tests/ring_stress: $(call objs,$(1),tests/unit/ring_stress.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
 $(1)/tests/ring_garbage: $(call objs,$(1),tests/unit/ring_garbage.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
+$(1)/tests/test_iplimit: $(call objs,$(1),tests/unit/test_iplimit.c edge/iplimit.c $(COMMON_SRC))
+	$$(call link,$$($(2)))
 endef
 # The flags go by name: a comma in their value would split the call's arguments.
 $(eval $(call test_prog,$(REL),CFLAGS_rel))
@@ -126,6 +130,8 @@ UNIT_SUITE := \
 	codec-asan=$(ASAN)/tests/test_codec \
 	wake-asan=$(ASAN)/tests/test_wake \
 	config-asan=$(ASAN)/tests/test_config \
+	iplimit=$(REL)/tests/test_iplimit \
+	iplimit-asan=$(ASAN)/tests/test_iplimit \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \

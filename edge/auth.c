@@ -72,7 +72,10 @@ static int read_key_file(const char *path, unsigned char **out, size_t *len, cha
 
 int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen)
 {
-    memset(&A, 0, sizeof(A));
+    free(A.hs_secret);
+    free(A.rs_pem);
+    A.hs_secret = A.rs_pem = NULL;
+    A.hs_len = A.rs_len = 0;
     A.cfg = cfg;
     const char *hs = cfg->edge.auth.hs256_secret_file, *rs = cfg->edge.auth.rs256_public_key;
     if (hs[0] != '\0') {
@@ -98,7 +101,7 @@ int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen)
             return -1;
         }
     }
-    if (cfg->edge.limits.streams_per_ip > 0 || cfg->edge.limits.publish_per_minute > 0)
+    if (A.table == NULL && (cfg->edge.limits.streams_per_ip > 0 || cfg->edge.limits.publish_per_minute > 0))
         A.table = rc_iplimit_new((size_t)cfg->edge.limits.ip_table_size, (size_t)cfg->edge.workers);
     return 0;
 }

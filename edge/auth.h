@@ -28,7 +28,10 @@
 #include "edge.h"
 
 /* Master, before forking: reads the key files and maps the shared per-IP table if a limit is on.
- * Returns 0, or -1 with the reason in err (the edge must not start). */
+ * Returns 0, or -1 with the reason in err (the edge must not start). It may be called again with
+ * a new config (a reload): the keys are read again and the table, sized for the first config's
+ * workers and made only by the first call that had a limit on, is kept with its counts. cfg must
+ * live until the next call. */
 int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen);
 /* Master: a worker died; the streams it counted per IP are gone with it. */
 void rc_access_worker_restarted(size_t worker);

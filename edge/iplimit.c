@@ -223,6 +223,8 @@ int32_t rc_iplimit_open(rc_iplimit_t *t, const uint8_t key[16], size_t worker, u
 {
     uint64_t k[2], st;
     uint32_t open;
+    if (worker >= t->workers)
+        return RC_IPLIMIT_UNTRACKED; /* more workers than the table was made for: no column */
     words(key, k);
     for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         int64_t idx = find(t, k, &st, &open);
@@ -252,7 +254,7 @@ int32_t rc_iplimit_open(rc_iplimit_t *t, const uint8_t key[16], size_t worker, u
 
 void rc_iplimit_close(rc_iplimit_t *t, int32_t slot, size_t worker)
 {
-    if (t == NULL || slot < 0 || (uint64_t)slot > t->mask)
+    if (t == NULL || slot < 0 || (uint64_t)slot > t->mask || worker >= t->workers)
         return;
     slot_t *s = slot_at(t, (uint64_t)slot);
     /* The master may have zeroed this worker's counts (it restarted it): never wrap below 0. */
