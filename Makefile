@@ -45,9 +45,9 @@ TSAN := $(BUILD)/tsan
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
             $(REL)/ringcast-demo-feed
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress \
-              $(REL)/tests/test_iplimit
+              $(REL)/tests/test_iplimit $(REL)/tests/test_auth
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
-              $(ASAN)/tests/test_iplimit
+              $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
 
@@ -107,6 +107,8 @@ $(1)/tests/ring_garbage: $(call objs,$(1),tests/unit/ring_garbage.c $(COMMON_SRC
 	$$(call link,$$($(2)))
 $(1)/tests/test_iplimit: $(call objs,$(1),tests/unit/test_iplimit.c edge/iplimit.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
+$(1)/tests/test_auth: $(call objs,$(1),tests/unit/test_auth.c edge/auth.c edge/iplimit.c edge/query.c $(CONFIG_SRC) $(COMMON_SRC))
+	$$(call link,$$($(2)),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS))
 endef
 # The flags go by name: a comma in their value would split the call's arguments.
 $(eval $(call test_prog,$(REL),CFLAGS_rel))
@@ -132,6 +134,8 @@ UNIT_SUITE := \
 	config-asan=$(ASAN)/tests/test_config \
 	iplimit=$(REL)/tests/test_iplimit \
 	iplimit-asan=$(ASAN)/tests/test_iplimit \
+	auth=$(REL)/tests/test_auth \
+	auth-asan=$(ASAN)/tests/test_auth \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
