@@ -45,7 +45,6 @@ static pid_t spawn(const rc_config_t *cfg, int id)
         counters[(size_t)id * cfg->n_streams + s].open_h1 = 0;
         counters[(size_t)id * cfg->n_streams + s].open_h2 = 0;
     }
-    rc_access_worker_restarted((size_t)id);
     pid_t pid = fork();
     if (pid != 0)
         return pid;
@@ -116,6 +115,7 @@ int main(int argc, char **argv)
                 break;
             if (time(NULL) - last_start[i] < 1)
                 sleep(1); /* a worker that dies at once would otherwise be restarted in a tight loop */
+            rc_access_worker_restarted((size_t)i); /* its streams per IP are gone with it */
             pids[i] = spawn(cfg, i);
             last_start[i] = time(NULL);
         }

@@ -3,7 +3,7 @@
 # (HS256 and RS256) from a cookie, Authorization: Bearer and ?access_token=; expired, not yet valid,
 # tampered, alg none, wrong key, algorithm confusion (an RS256 public key used as an HMAC secret);
 # the streams, keys and publish claims; CORS preflight and simple requests; the per-IP stream limit
-# shared by two workers and the per-IP publish rate. Every assertion is on what a real client got.
+# shared by two workers (also after they were killed and restarted) and the per-IP publish rate. Every assertion is on what a real client got.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl openssl python3
 BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
@@ -253,6 +253,19 @@ subscribe
 subscribe
 ok "their 2 places can be taken again (whichever worker the new connections reach)" wait_for 10 open_is 4
 is "and the next one is refused again" "$(get "$URL/streams/open" | cut -c1-4)" "429|"
+# Workers killed with their streams: the master drops what they counted per IP when it restarts them.
+for w in $(pgrep -P "${PIDS[edge]}"); do kill -KILL "$w"; done
+restarted() { [ "$(grep -c 'killed by signal 9; restarting it' "$T/edge.log")" -ge 2 ]; }
+ok "kill -9 of both workers: the master restarts them" wait_for 20 restarted
+ok "their streams are gone: the gauge is 0" wait_for 10 open_is 0
+for s in $(for i in $(seq 1 "$n_sub"); do [ -n "${PIDS[sub$i]:-}" ] && echo "sub$i"; done); do stop "$s" KILL; done
+ok "the restarted workers answer" wait_for 20 curl -sf "$URL/healthz"
+for i in 1 2 3 4; do
+    subscribe
+    wait_for 10 open_is "$i"
+done
+is "4 new streams from the same address are served" "$(open_now)" 4
+is "and a 5th is refused: nothing counted by the dead workers is left" "$(get "$URL/streams/open" | cut -c1-4)" "429|"
 for s in $(for i in $(seq 1 "$n_sub"); do [ -n "${PIDS[sub$i]:-}" ] && echo "sub$i"; done); do stop "$s" KILL; done
 ok "all closed: the gauge is 0" wait_for 10 open_is 0
 is "all closed: 4 finite streams in a row are served again" \
@@ -269,7 +282,8 @@ ok "its Retry-After is within the minute it takes to refill one ($(hdr retry-aft
 # --- counters and logs -------------------------------------------------------------------------
 is "/metrics: 401s counted" "$(metric 'ringcast_auth_refused_total{stream="private",status="401"}')" "$n401"
 is "/metrics: 403s counted" "$(metric 'ringcast_auth_refused_total{stream="private",status="403"}')+$(metric 'ringcast_auth_refused_total{stream="other",status="403"}')" "$((n403 - 1))+1"
-is "/metrics: 429s of the stream limit counted" "$(metric 'ringcast_limited_total{stream="open",limit="streams_per_ip"}')" 3
+is "/metrics: 429s of the stream limit counted (the restarted workers' too)" \
+    "$(metric 'ringcast_limited_total{stream="open",limit="streams_per_ip"}')" 4
 is "/metrics: 429s of the publish rate counted" "$(metric 'ringcast_limited_total{stream="open",limit="publish_rate"}')" 2
 ok "the debug log says why tokens were refused" grep -q 'private: token refused: expired' "$T/edge.log"
 ok "no token ever appears in the log" sh -c "! grep -qF '$(echo "$GOOD" | cut -d. -f2)' '$T/edge.log'"
