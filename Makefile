@@ -28,10 +28,11 @@ CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
+JWT_LIBS     := $(shell pkg-config --libs libjwt jansson 2>/dev/null || echo -ljwt -ljansson)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -43,8 +44,10 @@ TSAN := $(BUILD)/tsan
 
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
             $(REL)/ringcast-demo-feed
-TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
-TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
+TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress \
+              $(REL)/tests/test_iplimit $(REL)/tests/test_auth
+TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
+              $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
 
@@ -78,9 +81,9 @@ $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
 $(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
 $(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
@@ -102,6 +105,10 @@ $(1)/tests/ring_stress: $(call objs,$(1),tests/unit/ring_stress.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
 $(1)/tests/ring_garbage: $(call objs,$(1),tests/unit/ring_garbage.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
+$(1)/tests/test_iplimit: $(call objs,$(1),tests/unit/test_iplimit.c edge/iplimit.c $(COMMON_SRC))
+	$$(call link,$$($(2)))
+$(1)/tests/test_auth: $(call objs,$(1),tests/unit/test_auth.c edge/auth.c edge/iplimit.c edge/query.c $(CONFIG_SRC) $(COMMON_SRC))
+	$$(call link,$$($(2)),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS))
 endef
 # The flags go by name: a comma in their value would split the call's arguments.
 $(eval $(call test_prog,$(REL),CFLAGS_rel))
@@ -127,6 +134,10 @@ UNIT_SUITE := \
 	codec-asan=$(ASAN)/tests/test_codec \
 	wake-asan=$(ASAN)/tests/test_wake \
 	config-asan=$(ASAN)/tests/test_config \
+	iplimit=$(REL)/tests/test_iplimit \
+	iplimit-asan=$(ASAN)/tests/test_iplimit \
+	auth=$(REL)/tests/test_auth \
+	auth-asan=$(ASAN)/tests/test_auth \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
@@ -139,7 +150,9 @@ E2E_SUITE := \
 	edge-mock=tests/e2e/edge_mock.sh \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
-	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh'
+	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
+	edge-auth=tests/e2e/edge_auth.sh \
+	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \

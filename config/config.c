@@ -700,6 +700,14 @@ static void check_across(loader_t *l, const rc_config_t *c)
     }
     free(names);
     free(first);
+    bool have_key = c->edge.auth.hs256_secret_file[0] != '\0' || c->edge.auth.rs256_public_key[0] != '\0';
+    for (size_t i = 0; i < c->n_streams && !have_key; i++) {
+        if (c->streams[i].auth == RC_AUTH_REQUIRED) {
+            snprintf(shown, sizeof(shown), "streams[%zu].auth", i);
+            fail(l, c->streams[i].line, shown,
+                 "required needs edge.auth.hs256_secret_file or edge.auth.rs256_public_key");
+        }
+    }
     for (size_t i = 0; i < c->edge.n_listen; i++) {
         const rc_listen_conf_t *li = &c->edge.listen[i];
         if ((li->tls_cert == NULL) != (li->tls_key == NULL)) {

@@ -28,6 +28,7 @@ typedef struct {
 
 typedef enum { RC_START_LIVE, RC_START_OLDEST } rc_start_t; /* same order as the words in schema.c */
 typedef enum { RC_FORMAT_RAW, RC_FORMAT_JSON } rc_format_t;
+typedef enum { RC_AUTH_OFF, RC_AUTH_REQUIRED } rc_auth_mode_t;
 
 typedef struct {
     char *name;
@@ -41,6 +42,7 @@ typedef struct {
     int64_t partitions;         /* per topic, only used with kafka.brokers: mock */
     rc_format_t format;         /* SSE data: the raw value or a JSON envelope */
     uint64_t max_publish_bytes; /* largest POST body */
+    rc_auth_mode_t auth;        /* required: every GET and POST needs a valid token (edge.auth) */
 } rc_stream_conf_t;
 
 typedef struct {
@@ -73,6 +75,25 @@ typedef struct {
         uint64_t retry_ms;
         uint64_t publish_timeout_ms;
         char *static_dir; /* "" for no static files */
+        struct {
+            char *hs256_secret_file; /* "" for none: HS256 tokens are refused */
+            char *rs256_public_key;  /* PEM file; "" for none: RS256 tokens are refused */
+            char *cookie;            /* cookie that may carry the token */
+            char *issuer, *audience; /* "" for not checked */
+            uint64_t leeway_ms;      /* clock skew allowed on exp and nbf */
+        } auth;
+        struct {
+            char **origins; /* allowed Origin values; none: no CORS headers at all */
+            size_t n_origins;
+            bool credentials;
+            uint64_t max_age_ms;
+        } cors;
+        struct {
+            int64_t streams_per_ip;     /* 0: no limit */
+            int64_t publish_per_minute; /* 0: no limit */
+            int64_t publish_burst;
+            int64_t ip_table_size; /* slots of the shared per-IP table */
+        } limits;
     } edge;
     struct {
         char *level; /* error, warn, info or debug: see rc_log_parse_level() */

@@ -114,9 +114,25 @@ static const char *check_brokers(const char *s)
     }
 }
 
+/* An origin is scheme://host[:port] without a path, as browsers send it in Origin, or "*". */
+static const char *check_origin(const char *s)
+{
+    static const char reason[] = "must be \"*\" or scheme://host[:port] without a path (https://app.example.com)";
+    if (strcmp(s, "*") == 0)
+        return NULL;
+    const char *p = strstr(s, "://");
+    if (p == NULL || p == s || p[3] == '\0' || strchr(p + 3, '/') != NULL)
+        return reason;
+    for (const char *q = s; *q != '\0'; q++)
+        if ((unsigned char)*q <= ' ' || *q == ',')
+            return reason;
+    return NULL;
+}
+
 /* The order of the words is the order of the enum values in config.h. */
 static const char *const start_words[] = {"live", "oldest", NULL};
 static const char *const format_words[] = {"raw", "json", NULL};
+static const char *const auth_words[] = {"off", "required", NULL};
 /* The words rc_log_parse_level() knows. */
 static const char *const level_words[] = {"error", "warn", "info", "debug", NULL};
 
@@ -240,6 +256,13 @@ const rc_conf_key_t rc_config_schema[] = {
      .min = 1,
      .max = GiB,
      .doc = "Largest body a POST may have; a larger one gets 413."},
+    {.key = "streams[].auth",
+     .type = RC_CONF_ENUM,
+     STREAM(auth),
+     .values = auth_words,
+     .def = "off",
+     .doc = "`required`: reading and publishing need a valid JWT (see `edge.auth`) whose claims allow this "
+            "stream; `off`: open to anyone."},
 
     {.key = "edge", .type = RC_CONF_MAP, .doc = "The HTTP servers (`ringcast-edge`)."},
     {.key = "edge.listen",
@@ -315,6 +338,106 @@ const rc_conf_key_t rc_config_schema[] = {
      .def = "\"\"",
      .doc = "Directory of the files served at `/` (the demo page); \"\" for none. Nothing outside it is "
             "ever served."},
+
+    {.key = "edge.auth",
+     .type = RC_CONF_MAP,
+     .doc = "How tokens are checked on streams with `auth: required`: JWTs signed with HS256 or RS256, taken from "
+            "`Authorization: Bearer`, `?access_token=` or a cookie."},
+    {.key = "edge.auth.hs256_secret_file",
+     .type = RC_CONF_STRING,
+     CONF(edge.auth.hs256_secret_file),
+     .def = "\"\"",
+     .doc = "File holding the HMAC secret of HS256 tokens (at least 32 bytes; one final newline is ignored); "
+            "\"\" refuses HS256 tokens."},
+    {.key = "edge.auth.rs256_public_key",
+     .type = RC_CONF_STRING,
+     CONF(edge.auth.rs256_public_key),
+     .def = "\"\"",
+     .doc = "PEM file with the RSA public key of RS256 tokens; \"\" refuses RS256 tokens. A token is only ever "
+            "checked with the key of its own algorithm."},
+    {.key = "edge.auth.cookie",
+     .type = RC_CONF_STRING,
+     CONF(edge.auth.cookie),
+     .def = "ringcast_token",
+     .check = check_nonempty,
+     .doc = "Name of the cookie that may carry the token (for pages on the same site)."},
+    {.key = "edge.auth.issuer",
+     .type = RC_CONF_STRING,
+     CONF(edge.auth.issuer),
+     .def = "\"\"",
+     .doc = "Required `iss` claim; \"\" does not check it."},
+    {.key = "edge.auth.audience",
+     .type = RC_CONF_STRING,
+     CONF(edge.auth.audience),
+     .def = "\"\"",
+     .doc = "Required `aud` claim (a string, or one entry of a list); \"\" does not check it."},
+    {.key = "edge.auth.leeway",
+     .type = RC_CONF_DURATION,
+     CONF(edge.auth.leeway_ms),
+     .def = "30s",
+     .min = 0,
+     .max = HOUR,
+     .doc = "Clock skew allowed when checking `exp` and `nbf`."},
+    {.key = "edge.cors",
+     .type = RC_CONF_MAP,
+     .doc = "Cross-origin access for pages served from other origins (EventSource and fetch)."},
+    {.key = "edge.cors.origins",
+     .type = RC_CONF_STRINGS,
+     CONF(edge.cors.origins),
+     .count_offset = offsetof(rc_config_t, edge.cors.n_origins),
+     .def = "[]",
+     .example = "[\"https://app.example.com\"]",
+     .check = check_origin,
+     .doc = "Origins allowed to read and publish (`https://app.example.com`, exactly as browsers send them) or "
+            "`*` for any; an empty list sends no CORS headers."},
+    {.key = "edge.cors.credentials",
+     .type = RC_CONF_BOOL,
+     CONF(edge.cors.credentials),
+     .def = "false",
+     .doc = "Send `Access-Control-Allow-Credentials: true`, so that pages may send cookies "
+            "(`withCredentials`)."},
+    {.key = "edge.cors.max_age",
+     .type = RC_CONF_DURATION,
+     CONF(edge.cors.max_age_ms),
+     .def = "10m",
+     .min = 0,
+     .max = 24 * HOUR,
+     .doc = "How long browsers may cache a preflight answer (`Access-Control-Max-Age`, whole seconds)."},
+    {.key = "edge.limits",
+     .type = RC_CONF_MAP,
+     .doc = "Limits per client IP address, shared by all workers (an IPv6 client counts by its /64 prefix)."},
+    {.key = "edge.limits.streams_per_ip",
+     .type = RC_CONF_INT,
+     CONF(edge.limits.streams_per_ip),
+     .def = "0",
+     .example = "200",
+     .min = 0,
+     .max = 1000000,
+     .doc = "Most event streams one address may have open; past it GET answers 429. 0: no limit."},
+    {.key = "edge.limits.publish_per_minute",
+     .type = RC_CONF_INT,
+     CONF(edge.limits.publish_per_minute),
+     .def = "0",
+     .example = "120",
+     .min = 0,
+     .max = 60000000,
+     .doc = "POSTs one address may make per minute on average (a token bucket); past it POST answers 429 "
+            "with Retry-After. 0: no limit."},
+    {.key = "edge.limits.publish_burst",
+     .type = RC_CONF_INT,
+     CONF(edge.limits.publish_burst),
+     .def = "20",
+     .min = 1,
+     .max = 1000000,
+     .doc = "POSTs one address may make at once before `publish_per_minute` paces it (the bucket's size)."},
+    {.key = "edge.limits.ip_table_size",
+     .type = RC_CONF_INT,
+     CONF(edge.limits.ip_table_size),
+     .def = "65536",
+     .min = 1024,
+     .max = INT64_C(1) << 22,
+     .doc = "Addresses the shared table can track at once (rounded up to a power of two); an address that "
+            "finds no room is served without limits and counted in /metrics."},
 
     {.key = "log", .type = RC_CONF_MAP, .doc = "Logging, one line per message on stderr."},
     {.key = "log.level",

@@ -22,6 +22,8 @@ typedef struct st_rc_edge_counters_t {
     uint64_t gaps_lapped;                      /* event: gap because the client was too slow for the ring */
     uint64_t resets;                           /* event: reset sent (bad or future id, or a partition restarted) */
     uint64_t pub_ok, pub_failed, pub_rejected; /* POST: acknowledged, Kafka failed (503), refused (4xx) */
+    uint64_t auth_401, auth_403;               /* refused by access control: no or bad token, outside its claims */
+    uint64_t limited_streams, limited_publish; /* 429: streams per IP, publish rate per IP */
 } rc_edge_counters_t;
 
 /* The shared counters of `workers` workers x `streams` streams. */

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
 #include "edge.h"
 #include "log.h"
@@ -75,6 +76,13 @@ int main(int argc, char **argv)
         close(fd);
     }
 
+    /* Key files are read once, here: a bad one stops the edge now, not every worker later. */
+    char aerr[512];
+    if (rc_access_init(cfg, aerr, sizeof(aerr)) != 0) {
+        rc_error("auth", "%s", aerr);
+        return 1;
+    }
+
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
@@ -107,6 +115,7 @@ int main(int argc, char **argv)
                 break;
             if (time(NULL) - last_start[i] < 1)
                 sleep(1); /* a worker that dies at once would otherwise be restarted in a tight loop */
+            rc_access_worker_restarted((size_t)i); /* its streams per IP are gone with it */
             pids[i] = spawn(cfg, i);
             last_start[i] = time(NULL);
         }

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "edge.h"
 #include "eventid.h"
 #include "log.h"
@@ -102,6 +103,7 @@ typedef struct st_client_t {
     char chunk_head[24]; /* HTTP/1.1: the chunk-size line of the write in flight */
     int inflight, finished, final_sent, waiting, deferred, h2, chunked, keepalive;
     struct st_client_t **hook; /* in the request's pool: frees the client when the request goes */
+    int32_t ip_slot;           /* counted in the per-IP stream limit; see rc_access_stream_begin() */
     h2o_linklist_t link_all, link_wait, link_defer;
 } client_t;
 
@@ -499,6 +501,7 @@ static void client_detach(client_t *c)
 static void client_destroy(client_t *c)
 {
     client_detach(c);
+    rc_access_stream_end((size_t)W.id, c->ip_slot);
     free(c->pre);
     free(c->pre_sent);
     free(c->skip_below);
@@ -729,6 +732,8 @@ static client_t *client_new(const rc_query_t *q, h2o_req_t *req)
 
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
+    if (rc_access_check(req, st->conf, st->ctr))
+        return 0; /* answered: 401, 403 or 429 */
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
         return rc_publisher_post(W.publisher, req, st->conf, st->ctr);
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
@@ -755,8 +760,12 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     if (st->ring == NULL)
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
+    int32_t ip_slot;
+    if (rc_access_stream_begin(req, (size_t)W.id, st->ctr, &ip_slot))
+        return 0; /* answered 429 */
 
     client_t *c = client_new(q, req);
+    c->ip_slot = ip_slot; /* given back by client_destroy */
     c->hook = h2o_mem_alloc_shared(&req->pool, sizeof(c), on_req_dispose);
     *c->hook = c; /* until the client is the socket's (HTTP/1.x), the request's end frees it */
     c->super.proceed = on_proceed;
@@ -960,6 +969,12 @@ static int serve_metrics(h2o_req_t *req)
          offsetof(rc_edge_counters_t, pub_ok)},
         {NULL, NULL, NULL, "result=\"kafka_failed\"", offsetof(rc_edge_counters_t, pub_failed)},
         {NULL, NULL, NULL, "result=\"rejected\"", offsetof(rc_edge_counters_t, pub_rejected)},
+        {"ringcast_auth_refused_total", "counter", "requests refused by access control", "status=\"401\"",
+         offsetof(rc_edge_counters_t, auth_401)},
+        {NULL, NULL, NULL, "status=\"403\"", offsetof(rc_edge_counters_t, auth_403)},
+        {"ringcast_limited_total", "counter", "requests answered 429 by a per-IP limit", "limit=\"streams_per_ip\"",
+         offsetof(rc_edge_counters_t, limited_streams)},
+        {NULL, NULL, NULL, "limit=\"publish_rate\"", offsetof(rc_edge_counters_t, limited_publish)},
     };
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
     char line[512];
@@ -1008,7 +1023,7 @@ static int serve_metrics(h2o_req_t *req)
         k = snprintf(line, sizeof(line), "ringcast_ring_skipped_total{stream=\"%s\"} %" PRIu64 "\n", nm, skipped);
         skip = h2o_concat(&req->pool, skip, h2o_iovec_init(line, (size_t)k));
     }
-    body = h2o_concat(&req->pool, body, rec, up, skip);
+    body = h2o_concat(&req->pool, body, rec, up, skip, rc_access_metrics(&req->pool));
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -1020,6 +1035,8 @@ static int serve_metrics(h2o_req_t *req)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    if (rc_access_cors(W.cfg, req))
+        return 0; /* a preflight request, answered */
     h2o_iovec_t p = req->path_normalized;
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/streams")) || h2o_memis(p.base, p.len, H2O_STRLIT("/streams/")))
         return serve_list(req);
