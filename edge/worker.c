@@ -417,6 +417,8 @@ static void pump(client_t *c)
         if (c->finished)
             break;
     }
+    if (n == 0)
+        take_pre(c, iov, &n); /* the retry hint opens a stream at once, a gap or reset is said at once */
     if (n == 0 && !c->finished) {
         rc_cursor_t head;
         if (rc_ring_head(st->ring, &head) == 0 && head.pos == c->cur.pos) {

@@ -178,6 +178,12 @@ is "/metrics: the bridge is up" "$(metric 'ringcast_bridge_up{stream="hist"}')" 
 is "/metrics: gaps by reason" "$(metric 'ringcast_gaps_total{stream="tiny",reason="evicted"}')" 1
 is "/metrics: the streams ended, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 0
 
+# A quiet stream opens at once: the retry hint goes out before any record or heartbeat (1s here).
+is "a stream with no new records opens at once (HTTP/1.1): its first line is the retry hint" \
+    "$(curl -sN --max-time 0.7 "$URL/streams/live" | head -1)" "retry: 1500"
+is "a stream with no new records opens at once (h2c): its first line is the retry hint" \
+    "$(curl -sN --max-time 0.7 --http2-prior-knowledge "$URL/streams/live" | head -1)" "retry: 1500"
+
 # HTTP/1.x streams own their socket once the headers are written: the body is chunked for HTTP/1.1
 # (the connection serves the next request after a finite stream) and ends with the close for 1.0.
 curl -sN --max-time 3 "$URL/streams/live" >/dev/null &
