@@ -46,10 +46,11 @@ PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
+TOOLS      := $(REL)/tests/sse_check
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
-all: $(DEPS_OK) $(PROGRAMS)
+all: $(DEPS_OK) $(PROGRAMS) $(TOOLS)
 
 # Installs missing Debian packages once per build tree (scripts/install-deps.sh is idempotent).
 $(DEPS_OK): scripts/install-deps.sh
@@ -108,6 +109,10 @@ $(eval $(call test_prog,$(REL),CFLAGS_rel))
 $(eval $(call test_prog,$(ASAN),CFLAGS_asan))
 $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 
+# sse_check: the many-client exactness checker of the fault and overload tests (tests/tools/).
+$(REL)/tests/sse_check: $(call objs,$(REL),tests/tools/sse_check.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
+
 $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
@@ -137,7 +142,8 @@ E2E_SUITE := \
 	edge-mock=tests/e2e/edge_mock.sh \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
-	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh'
+	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
+	faults-mock=tests/e2e/faults_mock.sh
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \

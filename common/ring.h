@@ -292,6 +292,24 @@ uint32_t rc_ring_writer_pid(const rc_ring_t *r);
 const char *rc_ring_stream_name(const rc_ring_t *r, char *buf, size_t len);
 
 /*
+ * Survives ring files truncated under their mappings (SIGBUS on access): installs a SIGBUS handler
+ * that maps zero pages over the mapping of the ring that faulted and marks it damaged, so its reads
+ * fail validation instead of killing the process. A SIGBUS outside every ring's mapping still
+ * kills. Returns 0, or -1 (sigaction failed).
+ */
+int rc_ring_guard_sigbus(void);
+
+/* True once the SIGBUS guard replaced this ring's mapping: close it and open the file again. */
+bool rc_ring_damaged(const rc_ring_t *r);
+
+/*
+ * For a writer: is the ring's file still whole and in place under its name? Returns 0, or -1 with
+ * what happened in why (removed, replaced by another file, truncated, damaged): the writer then
+ * closes the ring and opens a new one, as edges map the file by its name.
+ */
+int rc_ring_check_file(const rc_ring_t *w, char *why, size_t whylen);
+
+/*
  * Checks the invariants. Shallow: header identity, geometry, head/tail. Deep: also every record from
  * tail to head, every live index slot, every lane's offsets and checkpoints. Meant for a ring whose
  * writer is quiet (tests, ringtool, a writer reopening); on a live ring it may report a race as an

@@ -56,6 +56,8 @@ typedef struct st_stream_t {
     rc_ring_t *ring;
     dev_t dev;
     ino_t ino;
+    off_t size;      /* of the file when it was mapped: a truncated file is noticed by its size */
+    int open_failed; /* the last attempt to map the ring failed (logged once) */
     uint32_t fp;
     uint32_t n_topics;
     const char *topics[RC_CUT_MAX_TOPICS]; /* sorted, as the bridge orders ids */
@@ -227,7 +229,7 @@ static void pump(client_t *c)
     stream_t *st = c->st;
     h2o_iovec_t iov[SEND_IOV];
     size_t n = 0;
-    if (c->finished || st->ring == NULL) {
+    if (c->finished || st->ring == NULL || rc_ring_damaged(st->ring)) {
         if (c->pre.len)
             iov[n++] = c->pre, c->pre = h2o_iovec_init(NULL, 0);
         if (c->finished) {
@@ -256,6 +258,8 @@ static void pump(client_t *c)
             c->cur = old;
             continue;
         }
+        if (r != RC_READ_OK && rc_ring_damaged(st->ring))
+            break; /* truncated under the mapping: check_rings ends the stream with a retry hint */
         if (r != RC_READ_OK) {
             rc_warn("sse", "%s: ring read at seq %" PRIu64 ": %s; ending the stream", st->conf->name, c->cur.seq,
                     rc_read_str(r));
@@ -514,7 +518,7 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         strcat(err, "\n");
         return reply(req, 400, "Bad Request", err);
     }
-    if (st->ring == NULL)
+    if (st->ring == NULL || rc_ring_damaged(st->ring))
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
 
@@ -827,12 +831,18 @@ static void check_rings(void)
         stream_t *st = &W.streams[i];
         struct stat s;
         int exists = stat(st->path, &s) == 0;
-        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev)
+        int damaged = st->ring != NULL && rc_ring_damaged(st->ring);
+        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev && s.st_size == st->size &&
+            !damaged)
             continue;
         if (st->ring != NULL) {
-            /* Replaced or removed: positions in the old ring mean nothing in a new one. Streams
-             * end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
-            rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name, exists ? "replaced" : "removed");
+            /* Replaced, removed or truncated: positions in the old ring mean nothing in a new one.
+             * Streams end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
+            rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name,
+                    !exists                                      ? "removed"
+                    : damaged                                    ? "truncated under its mapping (SIGBUS)"
+                    : s.st_ino == st->ino && s.st_dev == st->dev ? "truncated"
+                                                                 : "replaced");
             end_clients(st);
             chunk_release(st->latest);
             st->latest = NULL;
@@ -844,11 +854,15 @@ static void check_rings(void)
         char err[512];
         if (rc_ring_open_reader(&st->ring, st->path, err, sizeof(err)) != 0) {
             st->ring = NULL;
-            rc_warn("ring", "%s: %s", st->conf->name, err);
+            if (!st->open_failed)
+                rc_warn("ring", "%s: %s; serving 503 until the bridge makes it again", st->conf->name, err);
+            st->open_failed = 1;
             continue;
         }
+        st->open_failed = 0;
         st->dev = s.st_dev;
         st->ino = s.st_ino;
+        st->size = s.st_size;
         rc_info("ring", "%s: mapped %s", st->conf->name, st->path);
     }
 }
@@ -1098,6 +1112,8 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     }
 
     srand((unsigned)(getpid() ^ rc_now_mono_ns()));
+    /* A ring file truncated under the mapping must not kill the worker (see check_rings). */
+    rc_ring_guard_sigbus();
     W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     W.efd_sock = h2o_evloop_socket_create(W.loop, W.efd, 0);
     h2o_socket_read_start(W.efd_sock, on_wake);
