@@ -143,7 +143,8 @@ E2E_SUITE := \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
 	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
-	faults-mock=tests/e2e/faults_mock.sh
+	faults-mock=tests/e2e/faults_mock.sh \
+	overload=tests/e2e/overload.sh
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \

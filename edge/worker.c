@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define HOUSEKEEP_MS  1000            /* ring (re)opening, bridge reconnection, timeout= deadlines */
 #define DRAIN_MS      5000            /* longest a stopping worker waits for its streams to end */
 #define HEALTHY_HB_NS (5000000000ull) /* a bridge heartbeat older than this makes /healthz fail */
+#define TRIM_STREAMS  1000            /* streams closed since the peak that make a worker return freed memory */
 
 typedef struct st_chunk_t {
     uint32_t refs;
@@ -116,6 +118,7 @@ typedef struct st_worker_t {
     size_t retry_len;
     rc_publisher_t *publisher;
     int draining;
+    uint64_t trim_high; /* most streams open since memory was last returned */
 } worker_t;
 
 static worker_t W;
@@ -933,6 +936,17 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
         }
     }
     wake_all(); /* a wake-up lost while the bridge restarted costs at most this tick */
+    /* malloc keeps what thousands of closed streams freed (their buffers and pools, spread over the
+     * heap) unless asked: give it back, so a wave of clients does not leave the worker at its peak. */
+    uint64_t open = 0;
+    for (size_t i = 0; i < W.n_streams; i++)
+        open += W.streams[i].n_clients;
+    if (open > W.trim_high) {
+        W.trim_high = open;
+    } else if (W.trim_high - open >= TRIM_STREAMS) {
+        malloc_trim(0);
+        W.trim_high = open;
+    }
     h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
 }
 

@@ -67,7 +67,6 @@ typedef struct {
     /* SSE parsing: the current line and the fields of the event being built */
     char line[LINE_MAX_BYTES];
     size_t line_len;
-    int line_long;
     char ev_type[32], ev_id[LINE_MAX_BYTES], ev_data[128];
     int has_id, has_data;
     /* what the client knows */
@@ -213,16 +212,18 @@ static void on_line(conn_t *c)
 
 static void feed_sse(conn_t *c, const char *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            on_line(c);
-            c->line_len = 0;
-            c->line_long = 0;
-        } else if (c->line_len < sizeof(c->line) - 1) {
-            c->line[c->line_len++] = p[i];
-        } else {
-            c->line_long = 1; /* only the data's head matters, and ids are shorter */
-        }
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t take = nl ? (size_t)(nl - p) : n, room = sizeof(c->line) - 1 - c->line_len;
+        /* Only the head of a long line matters (the data's numbers); ids are shorter. */
+        memcpy(c->line + c->line_len, p, take < room ? take : room);
+        c->line_len += take < room ? take : room;
+        if (nl == NULL)
+            return;
+        on_line(c);
+        c->line_len = 0;
+        p = nl + 1;
+        n -= take + 1;
     }
 }
 
