@@ -149,7 +149,8 @@ E2E_SUITE := \
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
-	edge-kafka=tests/kafka/edge_kafka.sh
+	edge-kafka=tests/kafka/edge_kafka.sh \
+	faults-kafka=tests/kafka/faults_kafka.sh
 
 # The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
 BROWSER_SUITE := demo-browser=tests/browser/run.sh
