@@ -6,7 +6,7 @@
  *   sse_check --url http://IP:PORT/streams/NAME[?QUERY] --conns N
  *             (--produce BOOTSTRAP | --bootstrap-file PATH) --topic T [--partitions P]
  *             [--rate R] [--count C] [--size BYTES] [--drain S] [--ready-file PATH]
- *             [--slow K --slow-bps B] [--csv FILE] [--max-reconnects N]
+ *             [--slow K --slow-bps B] [--csv FILE] [--max-reconnects N] [--split 1]
  *   sse_check --url ... --conns N --churn WAVES       open N streams, see them start, close them; repeat
  *
  * Records: record i goes to partition i % P and carries "p<partition> <seq> <ns> " (seq counts that
@@ -22,7 +22,8 @@
  * at least one record (every client then has an id to resume from), so a test injects its fault
  * after that. --slow K: the first K streams read only B bytes per second (with a small receive
  * buffer) while records are produced, then at full speed. --csv: one line per second (time, events,
- * latency percentiles of that second, streams open, reconnections).
+ * latency percentiles of that second, streams open, reconnections). --split 1: stream k asks only
+ * for partition k % P (?partition=) and is checked on that partition alone.
  *
  * The last line of stdout is the result, as key=value pairs a test reads:
  *   result clients=N produced=P delivered=D lost=L repeated=R incomplete=I reconnects=C gaps=G
@@ -58,6 +59,7 @@ enum { C_IDLE, C_CONNECTING, C_HEADERS, C_BODY };
 
 typedef struct {
     int fd, state, slow;
+    int part;              /* --split: the one partition this stream asks for (partition=); -1: all of them */
     uint64_t reopen_at_ms; /* C_IDLE: when to open the stream again */
     /* HTTP/1.1 response parsing */
     int chunked;
@@ -88,6 +90,7 @@ static int ep;
 static struct sockaddr_in addr;
 static char req_path[1024], host[64];
 static int parts = 1;
+static int split;
 static uint64_t slow_bps;
 static int slow_phase; /* slow clients read slowly while records are produced */
 static hist_t h_all, h_slow, h_sec;
@@ -341,9 +344,12 @@ static void on_connected(conn_t *c)
     int e = 0;
     socklen_t el = sizeof(e);
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el);
-    char req[2048];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n%s%s%s\r\n",
-                     req_path, host, c->last_id[0] ? "Last-Event-ID: " : "", c->last_id, c->last_id[0] ? "\r\n" : "");
+    char req[2048], filter[32] = "";
+    if (c->part >= 0)
+        snprintf(filter, sizeof(filter), "%spartition=%d", strchr(req_path, '?') ? "&" : "?", c->part);
+    int n =
+        snprintf(req, sizeof(req), "GET %s%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n%s%s%s\r\n", req_path,
+                 filter, host, c->last_id[0] ? "Last-Event-ID: " : "", c->last_id, c->last_id[0] ? "\r\n" : "");
     if (e != 0 || write(c->fd, req, (size_t)n) != n) {
         conn_close(c, 1);
         return;
@@ -486,6 +492,7 @@ static int churn(int waves)
         uint64_t t0 = now_ms();
         for (long i = 0; i < n_conns; i++) {
             memset(&cs[i], 0, sizeof(cs[i]));
+            cs[i].part = -1;
             conn_open(&cs[i]);
             if (i % 256 == 255)
                 poll_once(0); /* let the edge's accept queue drain */
@@ -563,6 +570,8 @@ int main(int argc, char **argv)
             waves = atol(v);
         else if (strcmp(k, "--max-reconnects") == 0)
             max_reconnects = atol(v);
+        else if (strcmp(k, "--split") == 0)
+            split = atoi(v);
         else {
             fprintf(stderr, "sse_check: unknown option %s\n", k);
             return 2;
@@ -601,12 +610,13 @@ int main(int argc, char **argv)
     }
     FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
     if (csv != NULL)
-        fprintf(csv, "seconds,events,p50_us,p99_us,max_us,streams_open,reconnects\n");
+        fprintf(csv, "epoch,seconds,events,p50_us,p99_us,max_us,streams_open,reconnects\n");
 
     slow_phase = slow > 0;
     for (long i = 0; i < n_conns; i++) {
         cs[i].fd = -1;
         cs[i].slow = i < slow;
+        cs[i].part = split ? (int)(i % parts) : -1;
         for (int p = 0; p < MAX_PARTS; p++)
             cs[i].next[p] = 1;
         conn_open(&cs[i]);
@@ -661,9 +671,9 @@ int main(int argc, char **argv)
                 long open = 0;
                 for (long k = 0; k < n_conns; k++)
                     open += cs[k].state == C_BODY;
-                fprintf(csv, "%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%ld,%" PRIu64 "\n",
-                        (double)(now - t0) / 1000, events_sec, hist_q(&h_sec, 0.5), hist_q(&h_sec, 0.99),
-                        hist_q(&h_sec, 1.0), open, reconnects_total);
+                fprintf(csv, "%" PRIu64 ",%.1f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%ld,%" PRIu64 "\n",
+                        rc_now_real_ms() / 1000, (double)(now - t0) / 1000, events_sec, hist_q(&h_sec, 0.5),
+                        hist_q(&h_sec, 0.99), hist_q(&h_sec, 1.0), open, reconnects_total);
                 fflush(csv);
             }
             memset(&h_sec, 0, sizeof(h_sec));
@@ -692,7 +702,7 @@ int main(int argc, char **argv)
         for (long k = 0; k < n_conns; k++) {
             int done = 1;
             for (int p = 0; p < parts; p++)
-                done &= cs[k].next[p] > produced[p];
+                done &= cs[k].next[p] > produced[p] || (cs[k].part >= 0 && cs[k].part != p);
             complete += done;
         }
         if (complete == (uint64_t)n_conns)
@@ -705,7 +715,8 @@ int main(int argc, char **argv)
         conn_t *c = &cs[k];
         uint64_t tail = 0;
         for (int p = 0; p < parts; p++)
-            tail += c->next[p] > produced[p] ? 0 : produced[p] + 1 - c->next[p];
+            if (c->part < 0 || c->part == p)
+                tail += c->next[p] > produced[p] ? 0 : produced[p] + 1 - c->next[p];
         uint64_t unannounced = (c->skipped > c->gap_missed ? c->skipped - c->gap_missed : 0) + tail;
         if (c->gap_missed > c->skipped)
             fprintf(stderr, "sse_check: stream %ld: a gap announced %" PRIu64 " records, %" PRIu64 " were skipped\n", k,
