@@ -1,7 +1,9 @@
 #!/bin/bash
 # A bounded soak of ringcast: the bridge on librdkafka's mock cluster, an edge with 2 workers, and
 # build/tests/sse_check holding many HTTP/1.1 streams while it produces numbered records at a fixed
-# rate. Every second it writes the edge workers' and the bridge's RSS, the events delivered and the
+# rate. Every second it writes the edge workers' RSS (their own memory, RssAnon, apart from the
+# pages of the ring file they map, RssShmem, which grow as the ring fills until it wraps), the
+# bridge's RSS (its mock cluster keeps the records too), the events delivered and the
 # produce->client latency (p50, p99, max) to a CSV, and at the end plots them (gnuplot, PNG). The
 # run ends with sse_check's exactness count: records lost or repeated on any stream (must be 0).
 #
@@ -71,36 +73,37 @@ echo "soak: $streams streams, $rate records/s over $partitions partitions$([ $sp
 check=$!
 pids+=($check)
 
-# RSS in KiB: the edge workers together, and the bridge; one line a second.
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-echo "epoch,edge_workers_rss_kib,bridge_rss_kib" >"$DIR/rss.csv"
+# RSS in KiB: the edge workers together (own memory, ring pages), and the bridge; one line a second.
+rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+echo "epoch,edge_workers_anon_kib,edge_workers_ring_kib,bridge_rss_kib" >"$DIR/rss.csv"
 while kill -0 $check 2>/dev/null; do
-    w=0
-    for p in $(pgrep -P $edge); do w=$((w + $(rss "$p"))); done
-    echo "$(date +%s),$w,$(rss $bridge)" >>"$DIR/rss.csv"
+    a=0 r=0
+    for p in $(pgrep -P $edge); do a=$((a + $(rss "$p" RssAnon))); r=$((r + $(rss "$p" RssShmem))); done
+    echo "$(date +%s),$a,$r,$(rss $bridge VmRSS)" >>"$DIR/rss.csv"
     sleep 1
 done
 wait $check || true
 cat "$DIR/check.out" >"$out/sse_check.out"
 
 # One CSV: each second of the checker with the RSS sampled in that second.
-awk -F, 'NR == FNR { if (FNR > 1) { w[$1] = $2; b[$1] = $3 } next }
-    FNR == 1 { print "seconds,events_per_s,p50_us,p99_us,max_us,streams_open,reconnects,edge_workers_rss_kib,bridge_rss_kib"; next }
-    { e = $1; while (!(e in w) && e > $1 - 3) e--;
-      print $2 "," $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," (e in w ? w[e] : "") "," (e in b ? b[e] : "") }' \
+awk -F, 'NR == FNR { if (FNR > 1) { a[$1] = $2; r[$1] = $3; b[$1] = $4 } next }
+    FNR == 1 { print "seconds,events_per_s,p50_us,p99_us,max_us,streams_open,reconnects,edge_workers_anon_kib,edge_workers_ring_kib,bridge_rss_kib"; next }
+    { e = $1; while (!(e in a) && e > $1 - 3) e--;
+      print $2 "," $3 "," $4 "," $5 "," $6 "," $7 "," $8 "," a[e] "," r[e] "," b[e] }' \
     "$DIR/rss.csv" "$DIR/latency.csv" >"$out/soak.csv"
 
 gnuplot <<EOT
 set terminal pngcairo size 1200,800 font ",10"
 set output "$out/soak.png"
 set datafile separator ","
-set key autotitle columnhead top left
+set key top left
 set multiplot layout 2,1 title "ringcast soak: $streams streams, $rate records/s ($(date -u +%Y-%m-%dT%H:%MZ))"
 set xlabel "seconds"
 set ylabel "RSS (MiB)"
 set yrange [0:*]
-plot "$out/soak.csv" using 1:(\$8/1024) with lines lw 2 title "edge workers", \
-     "" using 1:(\$9/1024) with lines lw 2 title "bridge"
+plot "$out/soak.csv" using 1:(\$8/1024) with lines lw 2 title "edge workers, own (RssAnon)", \
+     "" using 1:(\$9/1024) with lines lw 2 title "edge workers, ring pages mapped (RssShmem)", \
+     "" using 1:(\$10/1024) with lines lw 2 title "bridge (with the mock cluster)"
 set ylabel "produce->client latency (ms)"
 set logscale y
 set yrange [*:*]
@@ -113,8 +116,8 @@ EOT
 {
     echo "soak: $streams streams, $rate records/s over $partitions partitions, split=$split, $secs s, $workers workers"
     grep -v '^result ' "$DIR/check.out" || true
-    awk -F, 'NR > 1 && $8 != "" { if (!min || $8 < min) min = $8; if ($8 > max) max = $8; last = $8 }
-        END { printf "edge workers RSS: min %.1f MiB, max %.1f MiB, last %.1f MiB\n", min / 1024, max / 1024, last / 1024 }' "$out/soak.csv"
+    awk -F, 'NR > 1 && $8 != "" { if (!min || $8 < min) min = $8; if ($8 > max) max = $8; last = $8; ring = $9 }
+        END { printf "edge workers, own memory (RssAnon): min %.1f MiB, max %.1f MiB, last %.1f MiB; ring pages mapped at the end: %.1f MiB\n", min / 1024, max / 1024, last / 1024, ring / 1024 }' "$out/soak.csv"
     grep '^result ' "$DIR/check.out" || echo "result: sse_check did not finish"
 } | tee "$out/summary.txt"
 echo "soak: wrote $out/soak.csv, $out/soak.png, $out/summary.txt" >&2
