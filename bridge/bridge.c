@@ -574,8 +574,9 @@ static void ingest(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message
     int r = rc_ring_append(s->ring, &in);
     if (r != 0) {
         s->cut.next[s->cut_at[lane]] = prev;
-        rc_error("ring", "%s: %s[%d]@%" PRId64 ": append refused (%d)", s->conf->name, topic, m->partition, m->offset,
-                 r);
+        if (!rc_ring_damaged(s->ring)) /* a damaged ring is replaced at the next tick, and read again */
+            rc_error("ring", "%s: %s[%d]@%" PRId64 ": append refused (%d)", s->conf->name, topic, m->partition,
+                     m->offset, r);
         return;
     }
     s->lane_next[lane] = m->offset + 1;
@@ -642,9 +643,42 @@ static void reset_partition(rc_bridge_t *b, const rd_kafka_message_t *m)
 /* --- a ring file removed, replaced or truncated under the bridge --------------------------------- */
 
 /*
- * Opens a new ring for s whose lanes start where the lost one's stood: a client that had everything
- * resumes exactly with its Last-Event-ID, one that had not is told of a gap. Returns 0, or -1 with
- * s->ring NULL (no space left, say): tried again at the next tick.
+ * Reads the partitions of topic tp that s reads again from the lowest next offset a stream reading
+ * them expects: records the consumer passed but a damaged ring refused come again (every ring
+ * refuses what it has already).
+ */
+static void rewind_topic(rc_bridge_t *b, const stream_t *s, uint32_t t)
+{
+    topic_t *tp = topic_named(b, s->topics[t]);
+    if (tp == NULL || s->n_parts[t] == 0)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(s->n_parts[t]);
+    for (int32_t p = 0; p < s->n_parts[t]; p++) {
+        int64_t low = INT64_MAX;
+        for (size_t u = 0; u < tp->n_uses; u++) {
+            const stream_t *o = &b->streams[tp->uses[u].stream];
+            uint32_t ot = tp->uses[u].topic;
+            if (o->ring != NULL && p < o->n_parts[ot] && o->lane_of[ot][p] >= 0 &&
+                o->lane_next[o->lane_of[ot][p]] < low)
+                low = o->lane_next[o->lane_of[ot][p]];
+        }
+        if (low != INT64_MAX)
+            rd_kafka_topic_partition_list_add(list, tp->name, p)->offset = low;
+    }
+    rd_kafka_error_t *e = list->cnt ? rd_kafka_incremental_unassign(b->rk, list) : NULL;
+    if (e == NULL && list->cnt)
+        e = rd_kafka_incremental_assign(b->rk, list);
+    if (e != NULL) {
+        rc_error("kafka", "%s: reassign after a lost ring: %s", tp->name, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Opens a new ring for s whose lanes start where the lost one's stood, and reads from there again:
+ * a client that had everything resumes exactly with its Last-Event-ID, one that had not is told of
+ * a gap. Returns 0, or -1 with s->ring NULL (no space left, say): tried again at the next tick.
  */
 static int remake_ring(rc_bridge_t *b, stream_t *s)
 {
@@ -678,6 +712,8 @@ static int remake_ring(rc_bridge_t *b, stream_t *s)
         }
     }
     relayout_cut(s);
+    for (uint32_t t = 0; t < s->n_topics; t++)
+        rewind_topic(b, s, t);
     rc_ring_set_state(s->ring, b->state);
     rc_ring_heartbeat(s->ring);
     rc_ring_publish(s->ring);

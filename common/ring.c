@@ -1004,6 +1004,8 @@ static void make_room(rc_ring_t *w, uint64_t need, int needs_slot)
 {
     int moved = 0;
     while (w->head_pos + need - w->tail_pos > w->cap || (needs_slot && w->next_seq - w->tail_seq >= w->index_slots)) {
+        if (w->damaged)
+            return; /* the SIGBUS guard zeroed the mapping: no record length to step over any more */
         if (w->tail_pos >= w->pub_head_pos)
             rc_ring_publish(w); /* I4: a record is published before it can be evicted */
         uint32_t len;
@@ -1058,6 +1060,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
     if (!w->writer || len > w->max_record || in->lane >= w->n_lanes || in->offset < 0 || in->offset == INT64_MAX ||
         (in->type != RC_REC_DATA && in->type != RC_REC_RESET))
         return -1;
+    if (w->damaged)
+        return -1;
     wlane_t *wl = &w->wl[in->lane];
     if (in->type == RC_REC_DATA && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset)
         return 1;
@@ -1073,6 +1077,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
         w->counters[RC_CTR_PADS]++;
     }
     make_room(w, alen, 1);
+    if (w->damaged)
+        return -1;
 
     uint64_t seq = w->next_seq;
     rc_rec_hdr_t hd = {

@@ -214,7 +214,7 @@ int rc_ring_lane(rc_ring_t *w, const char *topic, int32_t partition);
  * index slots run out. A RESET record starts a new offset history for its lane: lookups never cross
  * it backwards. Returns 0; 1 if a DATA record's offset is below its lane's next offset (a
  * duplicate, not stored: the ring holds each Kafka record once); -1 if the record is larger than
- * rc_ring_max_record() or names an unknown lane or type.
+ * rc_ring_max_record() or names an unknown lane or type, or the ring is damaged (rc_ring_damaged).
  */
 int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in);
 

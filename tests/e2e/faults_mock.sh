@@ -10,7 +10,8 @@
 #   - the ring directory on a 16 MiB tmpfs: a bridge whose rings do not fit stops with a clear
 #     error; under 300 streams, a ring file deleted while the space it held is still taken (a hard
 #     link keeps it: the directory is full), then freed; a ring file truncated under the mappings
-#     of bridge and edges (SIGBUS). Nothing crashes; a missing ring is 503; every stream resumes.
+#     of bridge and edges (SIGBUS), once with the bridge stopped, once while it writes. Nothing
+#     crashes; a missing ring is 503; every stream resumes, nothing lost without a gap announcing it.
 # Every result line of sse_check is printed as a TAP comment: the counts are in the test output.
 . "$(dirname "$0")/../lib.sh"
 need curl
@@ -127,7 +128,7 @@ spawn bridge "$BRIDGE" -c "$T/tmpfs.yaml"
 wait_for 20 test -s "$RINGS/kafka-bootstrap"
 spawn edge "$EDGE" -c "$T/tmpfs.yaml"
 ok "bridge and edge up on the tmpfs" wait_for 20 curl -sf "$URL/healthz"
-check_start rings "${COMMON[@]}" --conns 300 --rate 500 --count 12000 --drain 30
+check_start rings "${COMMON[@]}" --conns 300 --rate 500 --count 15000 --drain 30
 df -k "$MNT" | sed 's/^/# /'
 
 # Deleted while a hard link keeps its pages: the bridge cannot make a new ring (no space).
@@ -160,6 +161,15 @@ ok "ring truncated: the bridge survives SIGBUS and says so" \
     wait_for 10 grep -q "chk: ring lost: .*truncated" "$T/bridge.log"
 ok "ring truncated: a new ring is made" \
     wait_for 10 sh -c "[ \$(grep -c 'chk: made a new ring' '$T/bridge.log') -ge 2 ]"
+sleep 2
+
+# Truncated under a bridge that is writing: its next append faults in the middle of a batch; the
+# records it could not take are read from Kafka again into the new ring.
+truncate -s 8192 "$RINGS/chk.ring"
+ok "ring truncated under a writing bridge: it survives and makes a new ring" \
+    wait_for 10 sh -c "[ \$(grep -c 'chk: made a new ring' '$T/bridge.log') -ge 3 ]"
+ok "ring truncated under a writing bridge: the edges end its streams" \
+    wait_for 10 sh -c "[ \$(grep -c 'chk: ring .*; ending its streams' '$T/edge.log') -ge 5 ]"
 check_wait rings
 exact "ring deleted and truncated" "$T/rings.log"
 echo "# ring faults: $(field gaps "$T/rings.log") gap events announced $(field gap_missed "$T/rings.log") records that were in the lost rings and not yet sent"
