@@ -49,10 +49,11 @@ TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_co
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
               $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
 TESTS_TSAN := $(TSAN)/tests/ring_stress
+TOOLS      := $(REL)/tests/sse_check
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
-all: $(DEPS_OK) $(PROGRAMS)
+all: $(DEPS_OK) $(PROGRAMS) $(TOOLS)
 
 # Installs missing Debian packages once per build tree (scripts/install-deps.sh is idempotent).
 $(DEPS_OK): scripts/install-deps.sh
@@ -115,6 +116,10 @@ $(eval $(call test_prog,$(REL),CFLAGS_rel))
 $(eval $(call test_prog,$(ASAN),CFLAGS_asan))
 $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 
+# sse_check: the many-client exactness checker of the fault and overload tests (tests/tools/).
+$(REL)/tests/sse_check: $(call objs,$(REL),tests/tools/sse_check.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
+
 $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
@@ -152,12 +157,15 @@ E2E_SUITE := \
 	edge-hostile=tests/e2e/edge_hostile.sh \
 	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
 	edge-auth=tests/e2e/edge_auth.sh \
-	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh'
+	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh' \
+	faults-mock=tests/e2e/faults_mock.sh \
+	overload=tests/e2e/overload.sh
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
-	edge-kafka=tests/kafka/edge_kafka.sh
+	edge-kafka=tests/kafka/edge_kafka.sh \
+	faults-kafka=tests/kafka/faults_kafka.sh
 
 # The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
 BROWSER_SUITE := demo-browser=tests/browser/run.sh

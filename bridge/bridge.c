@@ -56,6 +56,7 @@ typedef struct {
     uint16_t cut_at[RC_CUT_MAX_LANES];   /* per lane: its index in cut.next */
     rc_cut_t cut;                        /* where the stream stands after its last record */
     int touched;                         /* records appended since the last publish */
+    int lost_logged;                     /* a ring that cannot be made again was reported */
 } stream_t;
 
 struct st_rc_bridge_t {
@@ -97,7 +98,8 @@ static void set_state(rc_bridge_t *b, rc_ring_state_t st, const char *why)
     else
         rc_info("kafka", "state: %s%s%s", rc_ring_state_str(st), why ? " " : "", why ? why : "");
     for (size_t i = 0; i < b->n_streams; i++)
-        rc_ring_set_state(b->streams[i].ring, st);
+        if (b->streams[i].ring != NULL)
+            rc_ring_set_state(b->streams[i].ring, st);
 }
 
 /* --- librdkafka callbacks ---------------------------------------------------------------------- */
@@ -572,8 +574,9 @@ static void ingest(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message
     int r = rc_ring_append(s->ring, &in);
     if (r != 0) {
         s->cut.next[s->cut_at[lane]] = prev;
-        rc_error("ring", "%s: %s[%d]@%" PRId64 ": append refused (%d)", s->conf->name, topic, m->partition, m->offset,
-                 r);
+        if (!rc_ring_damaged(s->ring)) /* a damaged ring is replaced at the next tick, and read again */
+            rc_error("ring", "%s: %s[%d]@%" PRId64 ": append refused (%d)", s->conf->name, topic, m->partition,
+                     m->offset, r);
         return;
     }
     s->lane_next[lane] = m->offset + 1;
@@ -635,6 +638,107 @@ static void reset_partition(rc_bridge_t *b, const rd_kafka_message_t *m)
         rd_kafka_error_destroy(e);
     }
     rd_kafka_topic_partition_list_destroy(list);
+}
+
+/* --- a ring file removed, replaced or truncated under the bridge --------------------------------- */
+
+/*
+ * Reads the partitions of topic tp that s reads again from the lowest next offset a stream reading
+ * them expects: records the consumer passed but a damaged ring refused come again (every ring
+ * refuses what it has already).
+ */
+static void rewind_topic(rc_bridge_t *b, const stream_t *s, uint32_t t)
+{
+    topic_t *tp = topic_named(b, s->topics[t]);
+    if (tp == NULL || s->n_parts[t] == 0)
+        return;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(s->n_parts[t]);
+    for (int32_t p = 0; p < s->n_parts[t]; p++) {
+        int64_t low = INT64_MAX;
+        for (size_t u = 0; u < tp->n_uses; u++) {
+            const stream_t *o = &b->streams[tp->uses[u].stream];
+            uint32_t ot = tp->uses[u].topic;
+            if (o->ring != NULL && p < o->n_parts[ot] && o->lane_of[ot][p] >= 0 &&
+                o->lane_next[o->lane_of[ot][p]] < low)
+                low = o->lane_next[o->lane_of[ot][p]];
+        }
+        if (low != INT64_MAX)
+            rd_kafka_topic_partition_list_add(list, tp->name, p)->offset = low;
+    }
+    rd_kafka_error_t *e = list->cnt ? rd_kafka_incremental_unassign(b->rk, list) : NULL;
+    if (e == NULL && list->cnt)
+        e = rd_kafka_incremental_assign(b->rk, list);
+    if (e != NULL) {
+        rc_error("kafka", "%s: reassign after a lost ring: %s", tp->name, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+/*
+ * Opens a new ring for s whose lanes start where the lost one's stood, and reads from there again:
+ * a client that had everything resumes exactly with its Last-Event-ID, one that had not is told of
+ * a gap. Returns 0, or -1 with s->ring NULL (no space left, say): tried again at the next tick.
+ */
+static int remake_ring(rc_bridge_t *b, stream_t *s)
+{
+    const rc_config_t *cfg = b->cfg;
+    rc_ring_geom_t g = {.capacity = cfg->ring.size,
+                        .index_slots = (uint32_t)cfg->ring.index_slots,
+                        .max_lanes = cfg->ring.max_partitions};
+    char path[4200], why[256], e[512];
+    rc_ring_opened_t how;
+    /* The name is this bridge's (it holds the lock): whatever file is there now is not its ring. */
+    snprintf(path, sizeof(path), "%s/%s.ring", cfg->ring.dir, s->conf->name);
+    unlink(path);
+    if (rc_ring_writer_open(&s->ring, cfg->ring.dir, s->conf->name, &g, &how, why, sizeof(why), e, sizeof(e)) != 0) {
+        s->ring = NULL;
+        if (!s->lost_logged)
+            rc_error("ring", "%s: cannot make the ring again: %s; Kafka is not read until it can", s->conf->name, e);
+        s->lost_logged = 1;
+        return -1;
+    }
+    int64_t next[RC_CUT_MAX_LANES];
+    memcpy(next, s->lane_next, sizeof(next));
+    for (uint32_t t = 0; t < s->n_topics; t++) {
+        for (int32_t p = 0; p < s->n_parts[t]; p++) {
+            int old = s->lane_of[t][p];
+            if (old < 0)
+                continue;
+            int lane = rc_ring_lane(s->ring, s->topics[t], p); /* the old ring had room: so has this one */
+            rc_ring_lane_advance(s->ring, (uint32_t)lane, next[old]);
+            s->lane_of[t][p] = lane;
+            s->lane_next[lane] = next[old];
+        }
+    }
+    relayout_cut(s);
+    for (uint32_t t = 0; t < s->n_topics; t++)
+        rewind_topic(b, s, t);
+    rc_ring_set_state(s->ring, b->state);
+    rc_ring_heartbeat(s->ring);
+    rc_ring_publish(s->ring);
+    rc_info("ring", "%s: made a new ring; its partitions continue where the lost one stopped", s->conf->name);
+    s->lost_logged = 0;
+    return 0;
+}
+
+/* Checks every ring's file; replaces the lost ones. Returns how many rings are still missing. */
+static int check_rings(rc_bridge_t *b)
+{
+    int missing = 0;
+    for (size_t i = 0; i < b->n_streams; i++) {
+        stream_t *s = &b->streams[i];
+        char why[512];
+        if (s->ring != NULL && rc_ring_check_file(s->ring, why, sizeof(why)) != 0) {
+            rc_error("ring", "%s: ring lost: %s; making a new one", s->conf->name, why);
+            rc_ring_close(s->ring);
+            s->ring = NULL;
+            s->touched = 0;
+        }
+        if (s->ring == NULL && remake_ring(b, s) != 0)
+            missing++;
+    }
+    return missing;
 }
 
 /* --- the loop ----------------------------------------------------------------------------------- */
@@ -702,20 +806,26 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
     sigset_t open_mask;
     sigemptyset(&open_mask);
     uint64_t next_tick = 0;
+    int missing = 0;
     while (!*stop) {
         uint64_t now = now_ms();
         if (now >= next_tick) {
+            /* A ring that is missing holds every stream back: records stay in Kafka (and in
+             * librdkafka's queue) rather than be read past and lost for that stream. */
+            missing = check_rings(b);
             for (size_t i = 0; i < b->n_streams; i++)
-                rc_ring_heartbeat(b->streams[i].ring);
+                if (b->streams[i].ring != NULL)
+                    rc_ring_heartbeat(b->streams[i].ring);
             rc_wake_server_service(b->wake);
             next_tick = now + TICK_MS;
         }
-        if (now >= b->next_refresh_ms) {
+        if (now >= b->next_refresh_ms && !missing) {
             refresh(b);
             now = now_ms();
             b->next_refresh_ms = now + (b->complete ? REFRESH_MS : REFRESH_FAST_MS);
         }
-        consume(b);
+        if (!missing)
+            consume(b);
         uint64_t wait = (next_tick < b->next_refresh_ms ? next_tick : b->next_refresh_ms) - now;
         if (wait > TICK_MS)
             wait = TICK_MS;
@@ -734,7 +844,8 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
             rc_wake_server_service(b->wake);
     }
     rc_info("bridge", "stopping");
-    consume(b);
+    if (!missing)
+        consume(b);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "ring.h"
 
 static volatile sig_atomic_t stop;
 
@@ -53,6 +54,8 @@ int main(int argc, char **argv)
         rc_config_free(cfg);
         return 1;
     }
+    /* A ring file truncated under the bridge must not kill it: the loop notices and makes a new one. */
+    rc_ring_guard_sigbus();
     rc_info("bridge", "running with %s", cfg->path);
     rc_bridge_run(b, &stop);
     rc_bridge_free(b);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,7 +139,9 @@ struct st_rc_ring_t {
     uint8_t *data;
     uint64_t cap, mask;
     uint32_t index_slots, max_lanes, ckpt_slots, ckpt_interval, max_record;
-    int mapped; /* base is our mapping, unmapped on close */
+    int mapped;                    /* base is our mapping, unmapped on close */
+    volatile sig_atomic_t damaged; /* set by the SIGBUS guard: the mapping is zero pages now */
+    char *path;                    /* writer only: the file's name, to notice it removed or replaced */
     /* writer only */
     int writer, fd, lock_fd;
     uint64_t head_pos, next_seq;         /* next record to write */
@@ -163,6 +166,102 @@ static void fmt_err(char *err, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, len, fmt, ap);
     va_end(ap);
+}
+
+/* --- the SIGBUS guard ---------------------------------------------------------------------------------- */
+
+/*
+ * A ring file truncated under a mapping makes every access past its new end raise SIGBUS. With
+ * rc_ring_guard_sigbus() installed, the handler finds the ring whose mapping holds the faulting
+ * address, maps anonymous zero pages over the whole mapping (MAP_FIXED: the addresses stay valid,
+ * the access is retried and reads zeros) and marks the ring damaged. Zeros fail validation like
+ * any damaged ring, and the owner, told by rc_ring_damaged() or rc_ring_check_file(), closes the
+ * ring and opens the file again. Mappings are registered here when they are made and removed
+ * before they are unmapped; the handler only reads the table. A SIGBUS elsewhere is not a ring's:
+ * the default action runs, as without the guard.
+ */
+#define GUARD_SLOTS 1024 /* rings one process maps at once; more are mapped unguarded */
+
+static struct {
+    uintptr_t base; /* 0: a free slot */
+    size_t len;
+    int prot;
+    rc_ring_t *ring;
+} guard_slot[GUARD_SLOTS];
+
+static void guard_add(rc_ring_t *r, int prot)
+{
+    for (size_t i = 0; i < GUARD_SLOTS; i++) {
+        if (LOAD_RLX(&guard_slot[i].base) == 0) {
+            guard_slot[i].len = r->len;
+            guard_slot[i].prot = prot;
+            guard_slot[i].ring = r;
+            STORE_REL(&guard_slot[i].base, (uintptr_t)r->base); /* G1: pairs with G2 */
+            return;
+        }
+    }
+}
+
+static void guard_remove(const rc_ring_t *r)
+{
+    for (size_t i = 0; i < GUARD_SLOTS; i++)
+        if (LOAD_RLX(&guard_slot[i].base) == (uintptr_t)r->base && guard_slot[i].ring == r)
+            STORE_REL(&guard_slot[i].base, 0);
+}
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    for (size_t i = 0; i < GUARD_SLOTS; i++) {
+        uintptr_t base = LOAD_ACQ(&guard_slot[i].base); /* G2: pairs with G1 */
+        if (base == 0 || a < base || a - base >= guard_slot[i].len)
+            continue;
+        if (mmap((void *)base, guard_slot[i].len, guard_slot[i].prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+            MAP_FAILED) {
+            guard_slot[i].ring->damaged = 1;
+            return;
+        }
+        break;
+    }
+    signal(sig, SIG_DFL); /* not a ring's fault: returning re-runs the access, which now kills */
+}
+
+int rc_ring_guard_sigbus(void)
+{
+    struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER};
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGBUS, &sa, NULL);
+}
+
+bool rc_ring_damaged(const rc_ring_t *r)
+{
+    return r->damaged != 0;
+}
+
+int rc_ring_check_file(const rc_ring_t *w, char *why, size_t whylen)
+{
+    struct stat mine, named;
+    if (w->damaged) {
+        fmt_err(why, whylen, "its file was truncated under the mapping (SIGBUS)");
+        return -1;
+    }
+    if (w->fd < 0 || w->path == NULL || fstat(w->fd, &mine) != 0)
+        return 0; /* not a writer's file: nothing to compare */
+    if (stat(w->path, &named) != 0) {
+        fmt_err(why, whylen, "%s: %s", w->path, strerror(errno));
+        return -1;
+    }
+    if (named.st_ino != mine.st_ino || named.st_dev != mine.st_dev) {
+        fmt_err(why, whylen, "%s was replaced by another file", w->path);
+        return -1;
+    }
+    if ((uint64_t)mine.st_size < w->len) {
+        fmt_err(why, whylen, "%s was truncated to %lld bytes (the ring needs %zu)", w->path, (long long)mine.st_size,
+                w->len);
+        return -1;
+    }
+    return 0;
 }
 
 /* FNV-1a over the identity line. */
@@ -358,6 +457,7 @@ int rc_ring_open_reader(rc_ring_t **out, const char *path, char *err, size_t err
         return -1;
     }
     r->mapped = 1;
+    guard_add(r, PROT_READ);
     *out = r;
     return 0;
 }
@@ -374,8 +474,11 @@ void rc_ring_close(rc_ring_t *r)
         free(r->dirty_prev_list);
         free(r->scratch);
     }
-    if (r->mapped)
+    if (r->mapped) {
+        guard_remove(r);
         munmap((void *)r->base, r->len);
+    }
+    free(r->path);
     if (r->fd >= 0)
         close(r->fd);
     if (r->lock_fd >= 0)
@@ -901,6 +1004,8 @@ static void make_room(rc_ring_t *w, uint64_t need, int needs_slot)
 {
     int moved = 0;
     while (w->head_pos + need - w->tail_pos > w->cap || (needs_slot && w->next_seq - w->tail_seq >= w->index_slots)) {
+        if (w->damaged)
+            return; /* the SIGBUS guard zeroed the mapping: no record length to step over any more */
         if (w->tail_pos >= w->pub_head_pos)
             rc_ring_publish(w); /* I4: a record is published before it can be evicted */
         uint32_t len;
@@ -955,6 +1060,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
     if (!w->writer || len > w->max_record || in->lane >= w->n_lanes || in->offset < 0 || in->offset == INT64_MAX ||
         (in->type != RC_REC_DATA && in->type != RC_REC_RESET))
         return -1;
+    if (w->damaged)
+        return -1;
     wlane_t *wl = &w->wl[in->lane];
     if (in->type == RC_REC_DATA && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset)
         return 1;
@@ -970,6 +1077,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
         w->counters[RC_CTR_PADS]++;
     }
     make_room(w, alen, 1);
+    if (w->damaged)
+        return -1;
 
     uint64_t seq = w->next_seq;
     rc_rec_hdr_t hd = {
@@ -1339,6 +1448,8 @@ int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, cons
     }
     setup_writer(w);
 done:
+    w->path = rc_strdup(path);
+    guard_add(w, PROT_READ | PROT_WRITE);
     STORE_RLX(&w->h->pid, (uint32_t)getpid());
     STORE_RLX(&w->h->state, (uint32_t)RC_STATE_STARTING);
     rc_ring_heartbeat(w);

@@ -214,7 +214,7 @@ int rc_ring_lane(rc_ring_t *w, const char *topic, int32_t partition);
  * index slots run out. A RESET record starts a new offset history for its lane: lookups never cross
  * it backwards. Returns 0; 1 if a DATA record's offset is below its lane's next offset (a
  * duplicate, not stored: the ring holds each Kafka record once); -1 if the record is larger than
- * rc_ring_max_record() or names an unknown lane or type.
+ * rc_ring_max_record() or names an unknown lane or type, or the ring is damaged (rc_ring_damaged).
  */
 int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in);
 
@@ -290,6 +290,24 @@ rc_ring_state_t rc_ring_state(const rc_ring_t *r);
 uint64_t rc_ring_heartbeat_ns(const rc_ring_t *r); /* CLOCK_MONOTONIC of the last heartbeat */
 uint32_t rc_ring_writer_pid(const rc_ring_t *r);
 const char *rc_ring_stream_name(const rc_ring_t *r, char *buf, size_t len);
+
+/*
+ * Survives ring files truncated under their mappings (SIGBUS on access): installs a SIGBUS handler
+ * that maps zero pages over the mapping of the ring that faulted and marks it damaged, so its reads
+ * fail validation instead of killing the process. A SIGBUS outside every ring's mapping still
+ * kills. Returns 0, or -1 (sigaction failed).
+ */
+int rc_ring_guard_sigbus(void);
+
+/* True once the SIGBUS guard replaced this ring's mapping: close it and open the file again. */
+bool rc_ring_damaged(const rc_ring_t *r);
+
+/*
+ * For a writer: is the ring's file still whole and in place under its name? Returns 0, or -1 with
+ * what happened in why (removed, replaced by another file, truncated, damaged): the writer then
+ * closes the ring and opens a new one, as edges map the file by its name.
+ */
+int rc_ring_check_file(const rc_ring_t *w, char *why, size_t whylen);
 
 /*
  * Checks the invariants. Shallow: header identity, geometry, head/tail. Deep: also every record from

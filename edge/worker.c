@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@
 #define HOUSEKEEP_MS  1000            /* ring (re)opening, bridge reconnection, timeout= deadlines */
 #define DRAIN_MS      5000            /* longest a stopping worker waits for its streams to end */
 #define HEALTHY_HB_NS (5000000000ull) /* a bridge heartbeat older than this makes /healthz fail */
+#define TRIM_STREAMS  1000            /* streams closed since the peak that make a worker return freed memory */
 
 typedef struct st_chunk_t {
     uint32_t refs;
@@ -67,6 +69,8 @@ typedef struct st_stream_t {
     rc_ring_t *ring;
     dev_t dev;
     ino_t ino;
+    off_t size;      /* of the file when it was mapped: a truncated file is noticed by its size */
+    int open_failed; /* the last attempt to map the ring failed (logged once) */
     uint32_t fp;
     uint32_t n_topics;
     const char *topics[RC_CUT_MAX_TOPICS]; /* sorted, as the bridge orders ids */
@@ -132,6 +136,7 @@ typedef struct st_worker_t {
     size_t retry_len;
     rc_publisher_t *publisher;
     int draining;
+    uint64_t trim_high; /* most streams open since memory was last returned */
 } worker_t;
 
 static worker_t W;
@@ -336,7 +341,7 @@ static void pump(client_t *c)
     stream_t *st = c->st;
     h2o_iovec_t iov[SEND_IOV + 2];
     size_t n = 0;
-    if (c->finished || st->ring == NULL) {
+    if (c->finished || st->ring == NULL || rc_ring_damaged(st->ring)) {
         take_pre(c, iov, &n);
         if (c->finished) {
             unwait(c);
@@ -365,6 +370,8 @@ static void pump(client_t *c)
             c->cur = old;
             continue;
         }
+        if (r != RC_READ_OK && rc_ring_damaged(st->ring))
+            break; /* truncated under the mapping: check_rings ends the stream with a retry hint */
         if (r != RC_READ_OK) {
             rc_warn("sse", "%s: ring read at seq %" PRIu64 ": %s; ending the stream", st->conf->name, c->cur.seq,
                     rc_read_str(r));
@@ -759,7 +766,7 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         strcat(err, "\n");
         return reply(req, 400, "Bad Request", err);
     }
-    if (st->ring == NULL)
+    if (st->ring == NULL || rc_ring_damaged(st->ring))
         return reply(req, 503, "Service Unavailable",
                      "stream not available: its ring is missing (is the bridge running?)\n");
     int32_t ip_slot;
@@ -1081,12 +1088,18 @@ static void check_rings(void)
         stream_t *st = &W.streams[i];
         struct stat s;
         int exists = stat(st->path, &s) == 0;
-        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev)
+        int damaged = st->ring != NULL && rc_ring_damaged(st->ring);
+        if (st->ring != NULL && exists && s.st_ino == st->ino && s.st_dev == st->dev && s.st_size == st->size &&
+            !damaged)
             continue;
         if (st->ring != NULL) {
-            /* Replaced or removed: positions in the old ring mean nothing in a new one. Streams
-             * end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
-            rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name, exists ? "replaced" : "removed");
+            /* Replaced, removed or truncated: positions in the old ring mean nothing in a new one.
+             * Streams end and browsers reconnect with Last-Event-ID, which names Kafka positions. */
+            rc_warn("ring", "%s: ring %s; ending its streams", st->conf->name,
+                    !exists                                      ? "removed"
+                    : damaged                                    ? "truncated under its mapping (SIGBUS)"
+                    : s.st_ino == st->ino && s.st_dev == st->dev ? "truncated"
+                                                                 : "replaced");
             end_clients(st);
             chunks_forget(st);
             rc_ring_close(st->ring);
@@ -1097,11 +1110,15 @@ static void check_rings(void)
         char err[512];
         if (rc_ring_open_reader(&st->ring, st->path, err, sizeof(err)) != 0) {
             st->ring = NULL;
-            rc_warn("ring", "%s: %s", st->conf->name, err);
+            if (!st->open_failed)
+                rc_warn("ring", "%s: %s; serving 503 until the bridge makes it again", st->conf->name, err);
+            st->open_failed = 1;
             continue;
         }
+        st->open_failed = 0;
         st->dev = s.st_dev;
         st->ino = s.st_ino;
+        st->size = s.st_size;
         rc_info("ring", "%s: mapped %s", st->conf->name, st->path);
     }
 }
@@ -1172,6 +1189,17 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
         }
     }
     wake_all(); /* a wake-up lost while the bridge restarted costs at most this tick */
+    /* malloc keeps what thousands of closed streams freed (their buffers and pools, spread over the
+     * heap) unless asked: give it back, so a wave of clients does not leave the worker at its peak. */
+    uint64_t open = 0;
+    for (size_t i = 0; i < W.n_streams; i++)
+        open += W.streams[i].n_clients;
+    if (open > W.trim_high) {
+        W.trim_high = open;
+    } else if (W.trim_high - open >= TRIM_STREAMS) {
+        malloc_trim(0);
+        W.trim_high = open;
+    }
     h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
 }
 
@@ -1353,6 +1381,8 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     }
 
     srand((unsigned)(getpid() ^ rc_now_mono_ns()));
+    /* A ring file truncated under the mapping must not kill the worker (see check_rings). */
+    rc_ring_guard_sigbus();
     W.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     W.efd_sock = h2o_evloop_socket_create(W.loop, W.efd, 0);
     h2o_socket_read_start(W.efd_sock, on_wake);

@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh          build and unit-test dependencies
 #   scripts/install-deps.sh --all    also the tools later suites use (kcat, h2load, curl, ...)
 #   scripts/install-deps.sh --browser  only Debian's chromium, for the browser tests
+#   scripts/install-deps.sh --soak     only gnuplot, for the plots of scripts/soak.sh
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
@@ -15,6 +16,7 @@ TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind"
 case "${1:-}" in
     --all) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
     --browser) pkgs="chromium" ;;
+    --soak) pkgs="gnuplot-nox" ;;
     *) pkgs=$BUILD_PKGS ;;
 esac
 

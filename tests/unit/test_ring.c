@@ -1057,6 +1057,59 @@ TEST(validate_catches_impossible_lane_count)
     expect_corrupt(img, len, "9999 lanes of 8");
 }
 
+/* A ring file truncated under its mappings: with the SIGBUS guard, a reader's and the writer's next
+ * access fault, the guard maps zero pages there and marks the ring damaged; the process lives on. */
+TEST(sigbus_guard_survives_a_ring_file_truncated_under_reader_and_writer)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 64, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    for (int i = 0; i < 20; i++)
+        REQUIRE(put(f.w, 0, i, "data: x\n\n") == 0);
+    rc_ring_publish(f.w);
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    rc_ring_t *r;
+    REQUIRE(rc_ring_open_reader(&r, path, err, sizeof(err)) == 0);
+    REQUIRE(rc_ring_guard_sigbus() == 0);
+    CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == 0);
+    rc_cursor_t c;
+    CHECK(rc_ring_oldest(r, &c) == 0 && c.seq == 0);
+    CHECK(!rc_ring_damaged(r));
+
+    REQUIRE(truncate(path, 0) == 0);
+    static uint64_t buf[1024];
+    size_t n;
+    rc_read_t rr = rc_ring_read(r, &c, buf, sizeof(buf), &n); /* faults, then reads zeros */
+    CHECK(rc_ring_damaged(r));
+    CHECK(rr != RC_READ_OK || n == 0);
+    CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == -1 && strstr(err, "truncated") != NULL);
+    CHECK(!rc_ring_damaged(f.w));
+    CHECK(put(f.w, 0, 20, "data: y\n\n") == 0); /* the writer's access faults too */
+    rc_ring_publish(f.w);
+    CHECK(rc_ring_damaged(f.w));
+    CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == -1 && strstr(err, "SIGBUS") != NULL);
+    rc_ring_close(r);
+    fx_done(&f);
+}
+
+TEST(check_file_notices_a_ring_removed_or_replaced)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 64, NULL, NULL, 0) == 0);
+    char path[256], err[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    REQUIRE(unlink(path) == 0);
+    CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == -1 && strstr(err, "No such file") != NULL);
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    REQUIRE(fd >= 0);
+    close(fd);
+    CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == -1 && strstr(err, "replaced") != NULL);
+    fx_done(&f);
+}
+
 int main(void)
 {
     return tap_run();
