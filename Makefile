@@ -28,10 +28,11 @@ CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
-BRIDGE_SRC := bridge/main.c bridge/bridge.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c
+BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/reload.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -74,13 +75,13 @@ link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)
 
 # --- programs ------------------------------------------------------------------------------------
 $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
