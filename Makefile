@@ -9,6 +9,8 @@
 #   make demo       the live demo: bridge on the mock cluster, demo feed, edge; URLs printed
 #   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
+#   make install    binaries, systemd units, sysusers/tmpfiles entries, example config, man pages
+#                   (PREFIX=/usr/local, DESTDIR= for staging)
 #
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
 # only for code that does not link librdkafka: its C11 threads are invisible to TSan).
@@ -49,8 +51,10 @@ TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
 
-.PHONY: all test test-unit bench demo clean format deps docs check-docs
-all: $(DEPS_OK) $(PROGRAMS)
+MANPAGES := $(REL)/man/ringcast.yaml.5
+
+.PHONY: all test test-unit bench demo clean format deps docs check-docs install
+all: $(DEPS_OK) $(PROGRAMS) $(MANPAGES)
 
 # Installs missing Debian packages once per build tree (scripts/install-deps.sh is idempotent).
 $(DEPS_OK): scripts/install-deps.sh
@@ -131,14 +135,17 @@ UNIT_SUITE := \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
 	docs='scripts/check-docs.sh $(REL)/rc-confdoc'
 
-# End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster.
+# End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster. ops.sh:
+# make install, the systemd units, sd_notify, SIGHUP reload, journald prefixes.
 E2E_SUITE := \
 	bridge-mock=tests/e2e/bridge_mock.sh \
 	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh' \
 	edge-mock=tests/e2e/edge_mock.sh \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
-	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh'
+	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
+	ops=tests/e2e/ops.sh \
+	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
@@ -171,6 +178,42 @@ bench: all $(BENCHES)
 
 demo:
 	@scripts/demo.sh
+
+# ringcast.yaml(5) comes from the schema table, like the example config: it cannot drift.
+$(REL)/man/ringcast.yaml.5: $(REL)/rc-confdoc
+	@mkdir -p $(dir $@)
+	$(REL)/rc-confdoc --man >$@.tmp && mv $@.tmp $@
+
+# --- install -------------------------------------------------------------------------------------
+# `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a package; the units' ExecStart= follow
+# BINDIR. An existing /etc/ringcast/ringcast.yaml is never overwritten.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR  ?= /etc
+INSTALL     ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/ringcast
+	$(INSTALL) -m 755 $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/ringcast-ringtool $(DESTDIR)$(BINDIR)/
+	for u in ringcast-bridge.service ringcast-edge.service; do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g' scripts/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 scripts/systemd/ringcast.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/ringcast.conf
+	$(INSTALL) -m 644 scripts/systemd/ringcast.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/ringcast.conf
+	$(INSTALL) -m 644 $(REL)/man/ringcast.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 bridge/ringcast-bridge.8 edge/ringcast-edge.8 $(DESTDIR)$(MANDIR)/man8/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml ]; then \
+	    echo "keeping $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml (the example is config/ringcast.example.yaml)"; \
+	else \
+	    echo "$(INSTALL) -m 644 config/ringcast.example.yaml $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml"; \
+	    $(INSTALL) -m 644 config/ringcast.example.yaml $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml; \
+	fi
 
 # Regenerates the documented example config and the README's key reference from the schema table.
 docs: $(REL)/rc-confdoc
