@@ -39,6 +39,9 @@ is "the units run the installed programs (ExecStart= follows PREFIX)" \
 ExecStart=/usr/bin/ringcast-edge"
 ok "the installed config is the example, and it passes --check" \
     "$BUILD/ringcast-edge" -c "$STAGE/etc/ringcast/ringcast.yaml" --check
+awk '/^### A production config/ { f = 1 } f && /^```$/ { exit } f && p { print } f && /^```yaml$/ { p = 1 }' \
+    "$ROOT/README.md" >"$T/production.yaml"
+ok "the README's production config passes --check" "$BUILD/ringcast-edge" -c "$T/production.yaml" --check
 echo "# edited by the operator" >>"$STAGE/etc/ringcast/ringcast.yaml"
 make -s -C "$ROOT" install DESTDIR="$STAGE" PREFIX=/usr >"$T/install2.log" 2>&1
 ok "a second make install keeps an existing /etc/ringcast/ringcast.yaml" \
