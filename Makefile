@@ -9,6 +9,8 @@
 #   make demo       the live demo: bridge on the mock cluster, demo feed, edge; URLs printed
 #   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
+#   make install    binaries, systemd units, sysusers/tmpfiles entries, example config, man pages
+#                   (PREFIX=/usr/local, DESTDIR= for staging)
 #
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
 # only for code that does not link librdkafka: its C11 threads are invisible to TSan).
@@ -29,10 +31,12 @@ YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
 JWT_LIBS     := $(shell pkg-config --libs libjwt jansson 2>/dev/null || echo -ljwt -ljansson)
+SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
-BRIDGE_SRC := bridge/main.c bridge/bridge.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c
+BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c edge/reload.c \
+              common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -52,8 +56,10 @@ TESTS_TSAN := $(TSAN)/tests/ring_stress
 TOOLS      := $(REL)/tests/sse_check
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
 
-.PHONY: all test test-unit bench demo clean format deps docs check-docs
-all: $(DEPS_OK) $(PROGRAMS) $(TOOLS)
+MANPAGES := $(REL)/man/ringcast.yaml.5
+
+.PHONY: all test test-unit bench demo clean format deps docs check-docs install
+all: $(DEPS_OK) $(PROGRAMS) $(TOOLS) $(MANPAGES)
 
 # Installs missing Debian packages once per build tree (scripts/install-deps.sh is idempotent).
 $(DEPS_OK): scripts/install-deps.sh
@@ -78,13 +84,13 @@ link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)
 
 # --- programs ------------------------------------------------------------------------------------
 $(REL)/ringcast-bridge: $(call objs,$(REL),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(ASAN)/ringcast-bridge: $(call objs,$(ASAN),$(BRIDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(REL)/ringcast-edge: $(call objs,$(REL),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_rel),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(ASAN)/ringcast-edge: $(call objs,$(ASAN),$(EDGE_SRC) $(CONFIG_SRC) $(COMMON_SRC))
-	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS))
+	$(call link,$(CFLAGS_asan),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS) $(KAFKA_LIBS) $(SYSTEMD_LIBS))
 $(REL)/rc-confdoc: $(call objs,$(REL),config/confdoc.c $(CONFIG_SRC) $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(YAML_LIBS))
 $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
@@ -148,7 +154,8 @@ UNIT_SUITE := \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
 	docs='scripts/check-docs.sh $(REL)/rc-confdoc'
 
-# End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster.
+# End-to-end: real processes on loopback; the bridge against librdkafka's mock cluster. ops.sh:
+# make install, the systemd units, sd_notify, SIGHUP reload, journald prefixes.
 E2E_SUITE := \
 	bridge-mock=tests/e2e/bridge_mock.sh \
 	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh' \
@@ -159,7 +166,9 @@ E2E_SUITE := \
 	edge-auth=tests/e2e/edge_auth.sh \
 	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh' \
 	faults-mock=tests/e2e/faults_mock.sh \
-	overload=tests/e2e/overload.sh
+	overload=tests/e2e/overload.sh \
+	ops=tests/e2e/ops.sh \
+	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
@@ -195,6 +204,42 @@ bench: all $(BENCHES)
 
 demo:
 	@scripts/demo.sh
+
+# ringcast.yaml(5) comes from the schema table, like the example config: it cannot drift.
+$(REL)/man/ringcast.yaml.5: $(REL)/rc-confdoc
+	@mkdir -p $(dir $@)
+	$(REL)/rc-confdoc --man >$@.tmp && mv $@.tmp $@
+
+# --- install -------------------------------------------------------------------------------------
+# `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a package; the units' ExecStart= follow
+# BINDIR. An existing /etc/ringcast/ringcast.yaml is never overwritten.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR  ?= /etc
+INSTALL     ?= install
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/ringcast
+	$(INSTALL) -m 755 $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/ringcast-ringtool $(DESTDIR)$(BINDIR)/
+	for u in ringcast-bridge.service ringcast-edge.service; do \
+	    sed 's|/usr/local/bin/|$(BINDIR)/|g' scripts/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$$u.tmp && mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	$(INSTALL) -m 644 scripts/systemd/ringcast.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/ringcast.conf
+	$(INSTALL) -m 644 scripts/systemd/ringcast.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/ringcast.conf
+	$(INSTALL) -m 644 $(REL)/man/ringcast.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 bridge/ringcast-bridge.8 edge/ringcast-edge.8 $(DESTDIR)$(MANDIR)/man8/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml ]; then \
+	    echo "keeping $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml (the example is config/ringcast.example.yaml)"; \
+	else \
+	    echo "$(INSTALL) -m 644 config/ringcast.example.yaml $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml"; \
+	    $(INSTALL) -m 644 config/ringcast.example.yaml $(DESTDIR)$(SYSCONFDIR)/ringcast/ringcast.yaml; \
+	fi
 
 # Regenerates the documented example config and the README's key reference from the schema table.
 docs: $(REL)/rc-confdoc

@@ -18,6 +18,7 @@
 
 #include "eventid.h"
 #include "log.h"
+#include "notify.h"
 #include "ring.h"
 #include "sse.h"
 #include "util.h"
@@ -28,6 +29,7 @@
 #define REFRESH_MS      5000 /* metadata refresh: new partitions, missing topics, broker health */
 #define REFRESH_FAST_MS 1000 /* ... while some topic or partition is still waiting */
 #define KAFKA_WAIT_MS   2000 /* longest a metadata or watermark request may block the loop */
+#define STATUS_MS       2000 /* how often systemd's STATUS= line is refreshed */
 
 typedef struct {
     uint32_t stream; /* index into b->streams */
@@ -81,6 +83,9 @@ struct st_rc_bridge_t {
     size_t json_cap;
     topic_t *last_topic; /* the topic of the previous message: usually the same */
     const rd_kafka_topic_t *last_rkt;
+    uint64_t records; /* Kafka records consumed, for systemd's STATUS= */
+    int ready;        /* READY=1 sent */
+    uint64_t next_status_ms;
 };
 
 static uint64_t now_ms(void)
@@ -783,6 +788,7 @@ static void consume(rc_bridge_t *b)
             if (m->err) {
                 handle_error(b, m);
             } else if (m->rkt != NULL) {
+                b->records++;
                 topic_t *tp = topic_of(b, m->rkt);
                 if (tp != NULL) {
                     for (size_t u = 0; u < tp->n_uses; u++) {
@@ -799,6 +805,24 @@ static void consume(rc_bridge_t *b)
         }
         publish(b); /* once per batch: one release store per ring, one wake per edge */
     } while (n == BATCH_MAX);
+}
+
+/* Tells systemd how the bridge is doing. READY=1 comes once the rings are open and Kafka answered
+ * the first refresh, which assigned every partition it found; the watchdog is fed from this loop
+ * (every TICK_MS), so a loop stuck anywhere misses it and systemd restarts the bridge. */
+static void notify_systemd(rc_bridge_t *b, uint64_t now)
+{
+    rc_notify_watchdog_tick(now * 1000000u);
+    int becomes_ready = !b->ready && b->state == RC_STATE_STREAMING;
+    if (!becomes_ready && now < b->next_status_ms)
+        return;
+    b->next_status_ms = now + STATUS_MS;
+    rc_notify("%sSTATUS=kafka %s, %zu streams, %" PRIu64 " records ingested", becomes_ready ? "READY=1\n" : "",
+              rc_ring_state_str(b->state), b->n_streams, b->records);
+    if (becomes_ready) {
+        b->ready = 1;
+        rc_info("bridge", "ready: %zu rings open, partitions assigned", b->n_streams);
+    }
 }
 
 int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
@@ -824,6 +848,7 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
             now = now_ms();
             b->next_refresh_ms = now + (b->complete ? REFRESH_MS : REFRESH_FAST_MS);
         }
+        notify_systemd(b, now);
         if (!missing)
             consume(b);
         uint64_t wait = (next_tick < b->next_refresh_ms ? next_tick : b->next_refresh_ms) - now;
@@ -844,6 +869,7 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
             rc_wake_server_service(b->wake);
     }
     rc_info("bridge", "stopping");
+    rc_notify("STOPPING=1\nSTATUS=stopping: publishing what is pending");
     if (!missing)
         consume(b);
     return 0;

@@ -13,6 +13,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "ring.h"
 
 static volatile sig_atomic_t stop;
@@ -41,6 +42,10 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The bridge has nothing to reload (a restart is lossless: it continues from its rings); a
+     * stray SIGHUP, or a hangup of the terminal it was started from, must not kill it. */
+    signal(SIGHUP, SIG_IGN);
+    rc_notify_init();
     sigset_t block;
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);

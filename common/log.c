@@ -2,19 +2,34 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char *log_prog = "ringcast";
 static rc_log_level_t log_level = RC_LOG_INFO;
-static bool log_prefix_priority = true;
+static bool log_prefix_priority;
+
+/* True if stderr is the journal's stream: systemd sets JOURNAL_STREAM to "device:inode" of the
+ * socket it connected to stderr. A shell redirect or a pipe that inherited the variable from a
+ * service does not match, so only the journal sees "<N>" prefixes. */
+static bool stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void rc_log_init(const char *prog, rc_log_level_t level)
 {
     log_prog = prog;
     log_level = level;
-    /* A person at a terminal does not want "<6>" in front of every line; journald does. */
-    log_prefix_priority = !isatty(STDERR_FILENO);
+    /* journald reads the "<N>" priority and strips it; anywhere else it would be noise. */
+    log_prefix_priority = stderr_is_journal();
 }
 
 void rc_log_set_level(rc_log_level_t level)

@@ -3,9 +3,10 @@
  *
  *     <6>ringcast-bridge[1234]: info kafka: broker 127.0.0.1:9092 reachable
  *
- * The "<N>" prefix is the syslog priority that journald reads from a stream (it strips it); on a
- * terminal, rc_log_init() turns it off. Each message is written with one write(2) so lines from
- * several processes never interleave mid-line.
+ * The "<N>" prefix is the syslog priority that journald reads from a stream (it strips it and
+ * keeps the level); rc_log_init() adds it only when stderr is the journal (JOURNAL_STREAM names
+ * stderr's device and inode), so a terminal or a log file gets the plain line. Each message is written with one
+ * write(2) so lines from several processes never interleave mid-line.
  */
 #ifndef RC_LOG_H
 #define RC_LOG_H

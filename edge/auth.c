@@ -70,40 +70,65 @@ static int read_key_file(const char *path, unsigned char **out, size_t *len, cha
     return 0;
 }
 
-int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen)
+static int load(const rc_config_t *cfg, int at_start, char *err, size_t errlen)
 {
-    free(A.hs_secret);
-    free(A.rs_pem);
-    A.hs_secret = A.rs_pem = NULL;
-    A.hs_len = A.rs_len = 0;
-    A.cfg = cfg;
+    /* Loaded aside first: a key that does not load leaves the running ones in place (a reload). */
+    unsigned char *hs_secret = NULL, *rs_pem = NULL;
+    size_t hs_len = 0, rs_len = 0;
     const char *hs = cfg->edge.auth.hs256_secret_file, *rs = cfg->edge.auth.rs256_public_key;
     if (hs[0] != '\0') {
-        if (read_key_file(hs, &A.hs_secret, &A.hs_len, err, errlen) != 0)
+        if (read_key_file(hs, &hs_secret, &hs_len, err, errlen) != 0)
             return -1;
         /* `echo secret > file` adds a newline that the token's issuer did not sign with. */
-        if (A.hs_len > 0 && A.hs_secret[A.hs_len - 1] == '\n')
-            A.hs_len--;
-        if (A.hs_len > 0 && A.hs_secret[A.hs_len - 1] == '\r')
-            A.hs_len--;
-        if (A.hs_len < SECRET_MIN) {
+        if (hs_len > 0 && hs_secret[hs_len - 1] == '\n')
+            hs_len--;
+        if (hs_len > 0 && hs_secret[hs_len - 1] == '\r')
+            hs_len--;
+        if (hs_len < SECRET_MIN) {
             snprintf(err, errlen, "edge.auth.hs256_secret_file: %s: the secret must have at least %d bytes", hs,
                      SECRET_MIN);
+            free(hs_secret);
             return -1;
         }
     }
     if (rs[0] != '\0') {
-        if (read_key_file(rs, &A.rs_pem, &A.rs_len, err, errlen) != 0)
+        if (read_key_file(rs, &rs_pem, &rs_len, err, errlen) != 0) {
+            free(hs_secret);
             return -1;
-        if (strstr((char *)A.rs_pem, "-----BEGIN PUBLIC KEY-----") == NULL &&
-            strstr((char *)A.rs_pem, "-----BEGIN RSA PUBLIC KEY-----") == NULL) {
+        }
+        if (strstr((char *)rs_pem, "-----BEGIN PUBLIC KEY-----") == NULL &&
+            strstr((char *)rs_pem, "-----BEGIN RSA PUBLIC KEY-----") == NULL) {
             snprintf(err, errlen, "edge.auth.rs256_public_key: %s: not a PEM public key", rs);
+            free(hs_secret);
+            free(rs_pem);
             return -1;
         }
     }
-    if (A.table == NULL && (cfg->edge.limits.streams_per_ip > 0 || cfg->edge.limits.publish_per_minute > 0))
+    free(A.hs_secret);
+    free(A.rs_pem);
+    A.hs_secret = hs_secret;
+    A.hs_len = hs_len;
+    A.rs_pem = rs_pem;
+    A.rs_len = rs_len;
+    A.cfg = cfg;
+    /* The table is shared by the workers only if the master makes it before forking: limits turned
+     * on by a reload apply from the next restart. */
+    int limits = cfg->edge.limits.streams_per_ip > 0 || cfg->edge.limits.publish_per_minute > 0;
+    if (A.table == NULL && limits && at_start)
         A.table = rc_iplimit_new((size_t)cfg->edge.limits.ip_table_size, (size_t)cfg->edge.workers);
+    else if (A.table == NULL && limits)
+        rc_warn("reload", "edge.limits: per-IP limits that were off apply after a restart");
     return 0;
+}
+
+int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen)
+{
+    return load(cfg, 1, err, errlen);
+}
+
+int rc_access_reload(const rc_config_t *cfg, char *err, size_t errlen)
+{
+    return load(cfg, 0, err, errlen);
 }
 
 void rc_access_worker_restarted(size_t worker)

@@ -28,11 +28,12 @@
 #include "edge.h"
 
 /* Master, before forking: reads the key files and maps the shared per-IP table if a limit is on.
- * Returns 0, or -1 with the reason in err (the edge must not start). It may be called again with
- * a new config (a reload): the keys are read again and the table, sized for the first config's
- * workers and made only by the first call that had a limit on, is kept with its counts. cfg must
- * live until the next call. */
+ * Returns 0, or -1 with the reason in err (the edge must not start). cfg must live until the next
+ * call of rc_access_init or rc_access_reload. */
 int rc_access_init(const rc_config_t *cfg, char *err, size_t errlen);
+/* A reload (master and workers): the keys of cfg replace the running ones only if they all load
+ * (else -1 with err, and nothing changes); cfg must outlive its use, as for rc_access_init. */
+int rc_access_reload(const rc_config_t *cfg, char *err, size_t errlen);
 /* Master: a worker died; the streams it counted per IP are gone with it. */
 void rc_access_worker_restarted(size_t worker);
 

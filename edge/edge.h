@@ -10,10 +10,13 @@
 
 #include "config.h"
 
+struct st_rc_edge_shared_t;
+
 /*
  * Counters of one worker for one stream, in memory shared by the master and all workers (each
  * slot has one writer, its worker; /metrics in any worker sums every slot). Counters only grow;
- * the master zeroes the gauges (open_*) of a worker it restarts.
+ * the master zeroes the gauges (open_*) of a worker it restarts. They are laid out
+ * [worker * slots + slot], a stream's slot coming from rc_edge_slot_of() (stable across reloads).
  */
 typedef struct st_rc_edge_counters_t {
     uint64_t open_h1, open_h2;                 /* gauges: streams open now, by protocol */
@@ -26,13 +29,14 @@ typedef struct st_rc_edge_counters_t {
     uint64_t limited_streams, limited_publish; /* 429: streams per IP, publish rate per IP */
 } rc_edge_counters_t;
 
-/* The shared counters of `workers` workers x `streams` streams. */
-rc_edge_counters_t *rc_edge_counters_new(size_t workers, size_t streams);
+/* The shared counters of `workers` workers x `slots` stream slots. */
+rc_edge_counters_t *rc_edge_counters_new(size_t workers, size_t slots);
 #define RC_EDGE_COUNT(ctr, field, n) __atomic_fetch_add(&(ctr)->field, (n), __ATOMIC_RELAXED)
 
 /* Runs one worker until *stop is set, then drains its streams (each ends with a retry hint).
- * Returns the process exit status. */
-int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, volatile sig_atomic_t *stop);
+ * shared carries reloads and the worker's liveness (reload.h). Returns the process exit status. */
+int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, struct st_rc_edge_shared_t *shared,
+                       volatile sig_atomic_t *stop);
 
 /* Binds and listens on one configured address with SO_REUSEPORT, non-blocking. Returns the fd,
  * or -1 with a message in err. */

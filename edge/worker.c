@@ -24,9 +24,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,7 @@
 #include "log.h"
 #include "publish.h"
 #include "query.h"
+#include "reload.h"
 #include "ring.h"
 #include "util.h"
 #include "wake.h"
@@ -79,6 +82,8 @@ typedef struct st_stream_t {
     h2o_linklist_t waiting; /* clients at the head, woken when the bridge publishes */
     uint64_t n_clients;
     rc_edge_counters_t *ctr; /* this worker's slot for this stream */
+    size_t slot;             /* its index, rc_edge_slot_of() */
+    int retired;             /* left the config by a reload: open streams go on, new requests get 404 */
 } stream_t;
 
 /* A client's filters, copied from its query string into its request's pool at their own sizes. */
@@ -136,7 +141,13 @@ typedef struct st_worker_t {
     size_t retry_len;
     rc_publisher_t *publisher;
     int draining;
-    uint64_t trim_high; /* most streams open since memory was last returned */
+    uint64_t trim_high;       /* most streams open since memory was last returned */
+    rc_edge_shared_t *shared; /* reloads and liveness, shared with the master */
+    uint64_t gen;             /* the config generation applied */
+    size_t cap;               /* room in streams[]: stream_t never move, clients point at them */
+    int hup_pipe[2];          /* SIGHUP's handler writes, the loop reads: a reload runs in the loop */
+    h2o_socket_t *hup_sock;
+    h2o_timeout_entry_t ops_entry;
 } worker_t;
 
 static worker_t W;
@@ -686,7 +697,8 @@ static int reply(h2o_req_t *req, int status, const char *reason, const char *bod
 static stream_t *stream_named(const char *name, size_t len)
 {
     for (size_t i = 0; i < W.n_streams; i++)
-        if (strlen(W.streams[i].conf->name) == len && memcmp(W.streams[i].conf->name, name, len) == 0)
+        if (!W.streams[i].retired && strlen(W.streams[i].conf->name) == len &&
+            memcmp(W.streams[i].conf->name, name, len) == 0)
             return &W.streams[i];
     return NULL;
 }
@@ -865,14 +877,17 @@ static int serve_list(h2o_req_t *req)
 {
     h2o_iovec_t body = h2o_iovec_init(H2O_STRLIT("{\"streams\":["));
     uint64_t now = rc_now_mono_ns();
+    int listed = 0;
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
+        if (st->retired)
+            continue;
+        const char *sep = listed++ ? "," : "";
         h2o_iovec_t name = json_escape(&req->pool, st->conf->name);
         char buf[512];
         int k;
         if (st->ring == NULL) {
-            k = snprintf(buf, sizeof(buf), "%s{\"name\":\"%.*s\",\"available\":false", i ? "," : "", (int)name.len,
-                         name.base);
+            k = snprintf(buf, sizeof(buf), "%s{\"name\":\"%.*s\",\"available\":false", sep, (int)name.len, name.base);
         } else {
             rc_cursor_t head, old;
             rc_ring_head(st->ring, &head);
@@ -884,7 +899,7 @@ static int serve_list(h2o_req_t *req)
                          ",\"next_seq\":%" PRIu64 ",\"ring_bytes\":%" PRIu64 ",\"bridge\":\"%s\","
                          "\"heartbeat_age_ms\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"resets\":%" PRIu64
                          ",\"clients_this_worker\":%" PRIu64,
-                         i ? "," : "", (int)name.len, name.base, head.seq - old.seq, old.seq, head.seq,
+                         sep, (int)name.len, name.base, head.seq - old.seq, old.seq, head.seq,
                          rc_ring_capacity(st->ring), rc_ring_state_str(rc_ring_state(st->ring)),
                          hb && now > hb ? (now - hb) / 1000000 : 0, rc_ring_counter(st->ring, RC_CTR_SKIPPED),
                          rc_ring_counter(st->ring, RC_CTR_RESETS), st->n_clients);
@@ -915,6 +930,8 @@ static int serve_health(h2o_req_t *req)
         stream_t *st = &W.streams[i];
         char line[300];
         int k;
+        if (st->retired)
+            continue;
         if (st->ring == NULL) {
             healthy = 0;
             k = snprintf(line, sizeof(line), "%s: ring missing\n", st->conf->name);
@@ -952,7 +969,8 @@ static uint64_t sum(size_t s, size_t field)
 {
     uint64_t v = 0;
     for (int64_t w = 0; w < W.cfg->edge.workers; w++) {
-        const uint64_t *f = (const uint64_t *)((const char *)&W.counters[(size_t)w * W.n_streams + s] + field);
+        const uint64_t *f =
+            (const uint64_t *)((const char *)&W.counters[(size_t)w * W.shared->slots + W.streams[s].slot] + field);
         v += __atomic_load_n(f, __ATOMIC_RELAXED);
     }
     return v;
@@ -997,6 +1015,8 @@ static int serve_metrics(h2o_req_t *req)
             body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
         }
         for (size_t s = 0; s < W.n_streams; s++) {
+            if (W.streams[s].retired)
+                continue;
             k = snprintf(line, sizeof(line), "%s{stream=\"%s\"%s%s} %" PRIu64 "\n", name, W.streams[s].conf->name,
                          rows[r].labels[0] ? "," : "", rows[r].labels, sum(s, rows[r].field));
             body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
@@ -1013,6 +1033,8 @@ static int serve_metrics(h2o_req_t *req)
                                   "store (not UTF-8, too large)\n# TYPE ringcast_ring_skipped_total counter\n"));
     for (size_t s = 0; s < W.n_streams; s++) {
         stream_t *st = &W.streams[s];
+        if (st->retired)
+            continue;
         rc_cursor_t head = {0, 0}, old = {0, 0};
         int is_up = 0;
         uint64_t skipped = 0;
@@ -1086,6 +1108,8 @@ static void check_rings(void)
 {
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
+        if (st->retired && st->n_clients == 0)
+            continue; /* removed by a reload, and nobody reads it any more */
         struct stat s;
         int exists = stat(st->path, &s) == 0;
         int damaged = st->ring != NULL && rc_ring_damaged(st->ring);
@@ -1286,28 +1310,200 @@ static void on_accept(h2o_socket_t *listener, const char *err)
     }
 }
 
+/* Points st at its configuration (at start, or again after a reload). */
+static void stream_configure(stream_t *st, const rc_stream_conf_t *conf)
+{
+    st->conf = conf;
+    snprintf(st->path, sizeof(st->path), "%s/%s.ring", W.cfg->ring.dir, st->conf->name);
+    st->n_topics = (uint32_t)(st->conf->n_topics < RC_CUT_MAX_TOPICS ? st->conf->n_topics : RC_CUT_MAX_TOPICS);
+    for (uint32_t t = 0; t < st->n_topics; t++)
+        st->topics[t] = st->conf->topics[t];
+    for (uint32_t a = 1; a < st->n_topics; a++) /* insertion sort: a handful of names */
+        for (uint32_t b = a; b > 0 && strcmp(st->topics[b - 1], st->topics[b]) > 0; b--) {
+            const char *x = st->topics[b];
+            st->topics[b] = st->topics[b - 1];
+            st->topics[b - 1] = x;
+        }
+    st->fp = rc_eventid_fingerprint(st->topics, st->n_topics);
+    long slot = rc_edge_slot_of(W.shared, conf->name); /* the master gave every configured stream one */
+    st->slot = slot >= 0 ? (size_t)slot : 0;
+    st->ctr = &W.counters[(size_t)W.id * W.shared->slots + st->slot];
+}
+
 static void setup_streams(void)
 {
     W.n_streams = W.cfg->n_streams;
-    W.streams = rc_calloc(W.n_streams, sizeof(*W.streams));
+    W.cap = W.shared->slots;
+    W.streams = rc_calloc(W.cap, sizeof(*W.streams));
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
-        st->conf = &W.cfg->streams[i];
-        snprintf(st->path, sizeof(st->path), "%s/%s.ring", W.cfg->ring.dir, st->conf->name);
-        st->n_topics = (uint32_t)(st->conf->n_topics < RC_CUT_MAX_TOPICS ? st->conf->n_topics : RC_CUT_MAX_TOPICS);
-        for (uint32_t t = 0; t < st->n_topics; t++)
-            st->topics[t] = st->conf->topics[t];
-        for (uint32_t a = 1; a < st->n_topics; a++) /* insertion sort: a handful of names */
-            for (uint32_t b = a; b > 0 && strcmp(st->topics[b - 1], st->topics[b]) > 0; b--) {
-                const char *x = st->topics[b];
-                st->topics[b] = st->topics[b - 1];
-                st->topics[b - 1] = x;
-            }
-        st->fp = rc_eventid_fingerprint(st->topics, st->n_topics);
-        st->ctr = &W.counters[(size_t)W.id * W.n_streams + i];
+        stream_configure(st, &W.cfg->streams[i]);
         h2o_linklist_init_anchor(&st->clients);
         h2o_linklist_init_anchor(&st->waiting);
     }
+}
+
+/* --- reload (SIGHUP from the master) and liveness --------------------------------------------- */
+
+static int hup_write_fd = -1;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    ssize_t w = write(hup_write_fd, "h", 1); /* a full pipe already holds a pending reload */
+    (void)w;
+}
+
+/* The entry of streams[] for a stream the reload adds: a new one, or one that was removed and
+ * has no open streams left (nothing points at it). */
+static stream_t *stream_entry(void)
+{
+    if (W.n_streams < W.cap)
+        return &W.streams[W.n_streams++];
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        if (st->retired && st->n_clients == 0) {
+            chunks_forget(st);
+            if (st->ring != NULL)
+                rc_ring_close(st->ring);
+            memset(st, 0, sizeof(*st));
+            return st;
+        }
+    }
+    return NULL; /* the master refuses a reload with more streams than slots: not reached */
+}
+
+/* Streams: kept ones take their new settings, removed ones are retired (their open streams go on,
+ * new requests get 404), new ones get an entry and their rings are mapped. */
+static void reload_streams(const rc_config_t *next)
+{
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        if (!st->retired && rc_config_stream(next, st->conf->name) == NULL) {
+            st->retired = 1;
+            rc_info("reload", "%s: removed; %" PRIu64 " open streams go on", st->conf->name, st->n_clients);
+        }
+    }
+    for (size_t c = 0; c < next->n_streams; c++) {
+        const rc_stream_conf_t *conf = &next->streams[c];
+        stream_t *st = NULL;
+        for (size_t i = 0; i < W.n_streams && st == NULL; i++)
+            if (W.streams[i].conf != NULL && strcmp(W.streams[i].conf->name, conf->name) == 0)
+                st = &W.streams[i];
+        if (st == NULL) {
+            if ((st = stream_entry()) == NULL) {
+                rc_error("reload", "%s: no room for another stream", conf->name);
+                continue;
+            }
+            h2o_linklist_init_anchor(&st->clients);
+            h2o_linklist_init_anchor(&st->waiting);
+            rc_info("reload", "%s: added", conf->name);
+        }
+        st->retired = 0;
+        stream_configure(st, conf);
+    }
+}
+
+/* New certificates and keys for new connections; open ones keep theirs (each SSL holds a reference
+ * to the SSL_CTX it was made from, so the old context lives as long as they do). */
+static void reload_tls(const rc_config_t *next)
+{
+    for (size_t i = 0; i < next->edge.n_listen && i < W.cfg->edge.n_listen; i++) {
+        const rc_listen_conf_t *l = &next->edge.listen[i];
+        if (l->tls_cert == NULL || W.tls_accept[i].ssl_ctx == NULL)
+            continue;
+        char err[512];
+        SSL_CTX *ctx = rc_edge_tls_context(l, err, sizeof(err));
+        if (ctx == NULL) {
+            rc_error("reload", "%s; keeping the certificate in use", err);
+            continue;
+        }
+        SSL_CTX_free(W.tls_accept[i].ssl_ctx);
+        W.tls_accept[i].ssl_ctx = ctx;
+    }
+}
+
+static void apply_reload(void)
+{
+    uint64_t gen;
+    rc_config_t *next = rc_edge_reload_fetch(W.shared, W.cfg, W.gen, &gen);
+    if (next == NULL) {
+        if (__atomic_load_n(&W.shared->gen, __ATOMIC_ACQUIRE) != W.gen) {
+            rc_error("reload", "worker %d: generation %" PRIu64 " does not load; keeping the running config", W.id,
+                     gen);
+            W.gen = gen;
+            __atomic_store_n(&W.shared->workers[W.id].applied_gen, gen, __ATOMIC_RELEASE);
+        }
+        return;
+    }
+    char aerr[512];
+    if (rc_access_reload(next, aerr, sizeof(aerr)) != 0) /* the master loaded them: unexpected */
+        rc_error("reload", "worker %d: %s; access control keeps its running keys", W.id, aerr);
+    reload_streams(next);
+    reload_tls(next);
+    W.retry_len = (size_t)snprintf(W.retry_line, sizeof(W.retry_line), "retry: %" PRIu64 "\n\n", next->edge.retry_ms);
+    W.hb_timeout.timeout = next->edge.heartbeat_ms; /* the next heartbeat round uses it */
+    for (size_t i = 0; i < next->n_streams; i++)
+        if (next->streams[i].publish && next->streams[i].max_publish_bytes * 2 > W.globalconf.max_request_entity_size)
+            W.globalconf.max_request_entity_size = next->streams[i].max_publish_bytes * 2;
+    rc_log_level_t level;
+    if (rc_log_parse_level(next->log.level, &level) == 0)
+        rc_log_set_level(level);
+    /* The previous config stays allocated: removed streams and the publisher still point into it. */
+    W.cfg = next;
+    for (size_t i = 0; i < next->n_streams; i++)
+        if (next->streams[i].publish && W.publisher == NULL)
+            W.publisher = rc_publisher_new(next, W.loop);
+    check_rings();
+    W.gen = gen;
+    __atomic_store_n(&W.shared->workers[W.id].applied_gen, gen, __ATOMIC_RELEASE);
+    rc_info("reload", "worker %d: generation %" PRIu64 " applied", W.id, gen);
+}
+
+static void on_hup(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    apply_reload();
+}
+
+/* Every HOUSEKEEP_MS: the heartbeat the master's watchdog looks at, and the rings of removed
+ * streams that nobody reads any more are unmapped. */
+static void on_ops_tick(h2o_timeout_entry_t *entry)
+{
+    (void)entry;
+    __atomic_store_n(&W.shared->workers[W.id].heartbeat_ns, rc_now_mono_ns(), __ATOMIC_RELAXED);
+    for (size_t i = 0; i < W.n_streams; i++) {
+        stream_t *st = &W.streams[i];
+        if (st->retired && st->n_clients == 0 && st->ring != NULL) {
+            chunks_forget(st);
+            rc_ring_close(st->ring);
+            st->ring = NULL;
+        }
+    }
+    h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.ops_entry);
+}
+
+/* Called once the listeners are open: SIGHUP now reloads, and the master learns the worker serves. */
+static void ops_start(void)
+{
+    W.gen = __atomic_load_n(&W.shared->workers[W.id].applied_gen, __ATOMIC_RELAXED);
+    if (pipe2(W.hup_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        rc_error("reload", "pipe: %s", strerror(errno));
+        abort();
+    }
+    hup_write_fd = W.hup_pipe[1];
+    W.hup_sock = h2o_evloop_socket_create(W.loop, W.hup_pipe[0], 0);
+    h2o_socket_read_start(W.hup_sock, on_hup);
+    struct sigaction sa = {.sa_handler = on_sighup, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A reload published while this worker was starting (SIGHUP was ignored until now). */
+    if (__atomic_load_n(&W.shared->gen, __ATOMIC_ACQUIRE) != W.gen)
+        on_sighup(SIGHUP);
+    W.ops_entry.cb = on_ops_tick;
+    on_ops_tick(&W.ops_entry);
+    __atomic_store_n(&W.shared->workers[W.id].ready, 1, __ATOMIC_RELEASE);
 }
 
 static int streams_open(void)
@@ -1318,12 +1514,14 @@ static int streams_open(void)
     return n > 0;
 }
 
-int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, volatile sig_atomic_t *stop)
+int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, rc_edge_shared_t *shared,
+                       volatile sig_atomic_t *stop)
 {
     memset(&W, 0, sizeof(W));
     W.cfg = cfg;
     W.id = id;
     W.counters = counters;
+    W.shared = shared;
     W.efd = -1;
     /* A worker holds one descriptor per connection: take the hard limit it is allowed. */
     struct rlimit rl;
@@ -1402,6 +1600,7 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
     h2o_timeout_link(W.ctx.loop, &W.hb_timeout, &W.hb_entry);
     rc_info("http", "worker %d serving %zu streams", id, W.n_streams);
+    ops_start();
 
     while (!*stop)
         h2o_evloop_run(W.loop, INT32_MAX);

@@ -11,7 +11,7 @@ set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
             libsystemd-dev libjwt-dev libnghttp2-dev clang-format"
-TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind"
+TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind systemd groff-base man-db"
 
 case "${1:-}" in
     --all) pkgs="$BUILD_PKGS $TEST_PKGS" ;;

@@ -288,6 +288,24 @@ is "/metrics: 429s of the publish rate counted" "$(metric 'ringcast_limited_tota
 ok "the debug log says why tokens were refused" grep -q 'private: token refused: expired' "$T/edge.log"
 ok "no token ever appears in the log" sh -c "! grep -qF '$(echo "$GOOD" | cut -d. -f2)' '$T/edge.log'"
 
+# --- key rotation by reload (SIGHUP to the master) ------------------------------------------------
+# A key file that does not load rejects the whole reload; a new one replaces the running key.
+sed -i "s|hs256_secret_file: $T/secret|hs256_secret_file: $T/missing-secret|" "$T/a.yaml"
+kill -HUP "${PIDS[edge]}"
+ok "reload: a key file that does not load is named and the reload rejected" \
+    wait_for 20 grep -q "missing-secret: No such file or directory" "$T/edge.log"
+wait_for 20 grep -q "rejected; the running config stays" "$T/edge.log"
+is "reload rejected: the running key still opens the stream" "$(data "$URL/streams/private?limit=1" -H "Authorization: Bearer $GOOD")" "200|a1 "
+sed -i "s|hs256_secret_file: $T/missing-secret|hs256_secret_file: $T/other-secret|" "$T/a.yaml"
+kill -HUP "${PIDS[edge]}"
+ok "reload: the new key is applied" wait_for 20 grep -q "generation 1 applied" "$T/edge.log"
+ROTATED=$(jwt HS256 "$T/other-secret" "{$STD}")
+is "reload: a token signed with the new key opens the stream" \
+    "$(data "$URL/streams/private?limit=1" -H "Authorization: Bearer $ROTATED")" "200|a1 "
+is "reload: a token signed with the old key is refused" \
+    "$(get "$URL/streams/private?limit=1" -H "Authorization: Bearer $GOOD" | cut -d'|' -f1)" 401
+sed -i "s|hs256_secret_file: $T/other-secret|hs256_secret_file: $T/secret|" "$T/a.yaml" # for the file tests below
+
 # --- config errors -----------------------------------------------------------------------------
 sed -e "s|hs256_secret_file: $T/secret|hs256_secret_file: $T/short|" "$T/a.yaml" >"$T/short.yaml"
 printf 'too-short' >"$T/short"
