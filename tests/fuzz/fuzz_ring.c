@@ -283,8 +283,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(memchr(rc_ring_stream_name(r, name, sizeof(name)), '\0', sizeof(name)) != NULL);
     for (int k = 0; k < RC_CTR_MAX; k++)
         rc_ring_counter(r, (rc_ring_counter_t)k);
-    rc_ring_state(r);
-    rc_ring_lanes(r);
+    FUZZ_CHECK(rc_ring_state_str(rc_ring_state(r)) != NULL); /* any number the writer left there */
+    FUZZ_CHECK(rc_ring_lanes(r) <= 4);
+    FUZZ_CHECK(rc_ring_capacity(r) == CAPACITY && rc_ring_max_record(r) <= CAPACITY / 4);
     rc_ring_close(r);
     free(b);
     return 0;
