@@ -183,9 +183,15 @@ class H2:
         parts = []
         if self.goaway is not None:
             parts.append("GOAWAY " + (ERRORS[self.goaway] if self.goaway < len(ERRORS) else str(self.goaway)))
-        for sid, code in sorted(self.rst.items()):
+        if len(self.rst) + len(self.status) > 4:  # a flood: counts, not every stream
+            parts.append("%d streams answered 200, %d reset by the edge" % (
+                sum(1 for v in self.status.values() if v == 200), len(self.rst)))
+            self_rst, self_status = {}, {}
+        else:
+            self_rst, self_status = self.rst, self.status
+        for sid, code in sorted(self_rst.items()):
             parts.append("RST_STREAM(%d) %s" % (sid, ERRORS[code] if code < len(ERRORS) else code))
-        for sid, st in sorted(self.status.items()):
+        for sid, st in sorted(self_status.items()):
             parts.append("stream %d: %s, %d events" % (sid, st, self.events(sid)))
         parts.append("closed" if self.closed else "open")
         return ", ".join(parts)
