@@ -7,6 +7,7 @@
  * round trip: the parsed values, percent-encoded back into a query string, parse to the same values.
  */
 #include <string.h>
+#include <time.h>
 
 #include "fuzz.h"
 #include "query.h"
@@ -83,6 +84,29 @@ static void check_same(const rc_query_t *a, const rc_query_t *b)
         FUZZ_CHECK(a->last_id_len == b->last_id_len && memcmp(a->last_id, b->last_id, a->last_id_len) == 0);
 }
 
+/* s is an RFC 3339 time that parsed to ms: its fields must be a real date and time. */
+static void check_calendar(const char *text, size_t len, int64_t ms)
+{
+    char *s = malloc(len + 1); /* atoi() needs a terminator; the fuzzer's bytes have none */
+    memcpy(s, text, len);
+    s[len] = '\0';
+    int Y = atoi(s), M = atoi(s + 5), D = atoi(s + 8), h = atoi(s + 11), m = atoi(s + 14), sec = atoi(s + 17);
+    int offset_min = 0;
+    if (s[len - 1] != 'Z' && s[len - 1] != 'z')
+        offset_min = (s[len - 6] == '-' ? -1 : 1) * (atoi(s + len - 5) * 60 + atoi(s + len - 2));
+    /* A leap second (:60) is the last second of its minute plus one. */
+    time_t t = (time_t)((ms - (ms % 1000 + 1000) % 1000) / 1000) + offset_min * 60 - (sec == 60);
+    struct tm tm;
+    FUZZ_CHECK(gmtime_r(&t, &tm) != NULL);
+    if (tm.tm_year + 1900 != Y || tm.tm_mon + 1 != M || tm.tm_mday != D || tm.tm_hour != h || tm.tm_min != m ||
+        tm.tm_sec != sec - (sec == 60))
+        fprintf(stderr, "%.*s is %04d-%02d-%02dT%02d:%02d:%02d\n", (int)len, s, tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    FUZZ_CHECK(tm.tm_year + 1900 == Y && tm.tm_mon + 1 == M && tm.tm_mday == D);
+    FUZZ_CHECK(tm.tm_hour == h && tm.tm_min == m && tm.tm_sec == sec - (sec == 60));
+    free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static rc_query_t q, again;
@@ -106,13 +130,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_same(&q, &again);
     }
 
-    /* The helpers on their own: a time parses to a value that parses back from epoch ms. */
+    /* The helpers on their own: a time parses to a value that parses back from epoch ms, and an
+     * RFC 3339 time names the instant it spells: the same calendar fields once its offset is undone. */
     int64_t ms;
-    if (rc_parse_time_ms(s, size, &ms) == 0 && ms >= 0) {
+    if (rc_parse_time_ms(s, size, &ms) == 0) {
         char num[32];
         int64_t back;
-        int n = snprintf(num, sizeof(num), "%lld", (long long)ms);
-        FUZZ_CHECK(rc_parse_time_ms(num, (size_t)n, &back) == 0 && back == ms);
+        if (ms >= 0) {
+            int n = snprintf(num, sizeof(num), "%lld", (long long)ms);
+            FUZZ_CHECK(rc_parse_time_ms(num, (size_t)n, &back) == 0 && back == ms);
+        }
+        if (size >= 20 && s[4] == '-')
+            check_calendar(s, size, ms);
     }
     static char dec[8192];
     long n = rc_url_decode(s, size, dec, sizeof(dec));
