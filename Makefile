@@ -10,6 +10,7 @@
 #   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
 #   make test-fuzz  only the fuzz suite: each libFuzzer target of tests/fuzz/ for a bounded time
+#   make fuzz       build the libFuzzer targets (build/fuzz/; clang-14)
 #
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
 # only for code that does not link librdkafka: its C11 threads are invisible to TSan). A fourth,
