@@ -43,6 +43,18 @@ def workers():
     return sorted(kids)
 
 
+def rss_kib(pids):
+    """Resident memory of the workers together, in KiB (reported with each case, not judged)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                total += next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+    return total
+
+
 # --- sockets ------------------------------------------------------------------------------------
 
 
@@ -709,22 +721,31 @@ h1c("h1: 1000 pipelined requests in one write", (GET + b"\r\n") * 999 + GET + b"
 
 
 def slowloris():
-    """50 connections trickle a request's headers one byte at a time for ~3 s; a normal client is
-    served all the while."""
+    """50 connections trickle a request's headers one byte per 0.5 s: a normal client is served all
+    the while, and the edge closes every one of them (h2o's request timeout, 10 s by default) within
+    a generous bound of 30 s."""
+    start = time.monotonic()
     conns = []
     for i in range(50):
         s = connect()
         send(s, b"GET " + PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n")
         conns.append(s)
-    served = 0
-    for tick in range(6):
-        for s in conns:
-            send(s, b"X")
+    served, ticks, open_ = 0, 0, set(range(50))
+    while open_ and time.monotonic() - start < 30:
+        for k in list(open_):
+            more, closed = receive(conns[k], lambda b: True, wait=0)
+            if closed or more or not send(conns[k], b"X"):
+                open_.discard(k)  # closed, or answered (an error status) and then closed
         time.sleep(0.5)
-        served += normal_client()[0]
+        ticks += 1
+        if ticks <= 6:
+            served += normal_client()[0]
+    took = time.monotonic() - start
     for s in conns:
         s.close()
-    return served == 6, "a normal client was served %d times of 6 while 50 partial requests were held" % served
+    return served == 6 and not open_, \
+        "a normal client was served %d times of 6 while 50 partial requests were held; " \
+        "%d of them still open after %.0f s" % (served, len(open_), took)
 
 
 # --- after every case ---------------------------------------------------------------------------
@@ -748,11 +769,12 @@ def main():
     cases = [(name, fn) for name, fn in H2_CASES]
     for name, raw, want, kw in H1_CASES:
         cases.append((name, (lambda raw=raw, want=want, kw=kw: want(*h1(raw, **kw)))))
-    cases.append(("h1: slowloris, 50 connections sending partial headers", slowloris))
+    cases.append(("h1: slowloris, 50 connections trickling partial headers, all closed by the edge", slowloris))
     failed = 0
     for name, fn in cases:
         if ONLY and name not in ONLY:
             continue
+        rss_before = rss_kib(before)
         try:
             ok, detail = fn()
         except OSError as e:
@@ -763,7 +785,7 @@ def main():
         verdict = ok and alive and served
         if not alive:
             detail += "; workers changed: %s -> %s" % (before, now)
-        detail += "; " + how
+        detail += "; %s; workers' RSS %.1f -> %.1f MiB" % (how, rss_before / 1024, rss_kib(before) / 1024)
         print("%s\t%s\t%s" % ("pass" if verdict else "fail", name, detail.replace("\t", " ")), flush=True)
         failed += not verdict
     print("done\t%d cases\t%d failed" % (len(cases), failed))
