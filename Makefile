@@ -11,9 +11,12 @@
 #   make format     apply .clang-format to every C file
 #   make install    binaries, systemd units, sysusers/tmpfiles entries, example config, man pages
 #                   (PREFIX=/usr/local, DESTDIR= for staging)
+#   make test-fuzz  only the fuzz suite: each libFuzzer target of tests/fuzz/ for a bounded time
+#   make fuzz       build the libFuzzer targets (build/fuzz/; clang-14)
 #
 # Three builds of the same sources: build/ (-O2), build/asan/ (ASan+UBSan) and build/tsan/ (TSan,
-# only for code that does not link librdkafka: its C11 threads are invisible to TSan).
+# only for code that does not link librdkafka: its C11 threads are invisible to TSan). A fourth,
+# build/fuzz/, holds the libFuzzer targets, built by clang with ASan+UBSan.
 
 ifeq ($(origin CC),default)
 CC      := gcc
@@ -32,6 +35,10 @@ KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
 JWT_LIBS     := $(shell pkg-config --libs libjwt jansson 2>/dev/null || echo -ljwt -ljansson)
 SYSTEMD_LIBS := $(shell pkg-config --libs libsystemd 2>/dev/null || echo -lsystemd)
+JSON_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+# libFuzzer ships with clang; Debian's clang-14 and libclang-rt-14-dev (scripts/install-deps.sh).
+FUZZ_CC      := clang-14
+CFLAGS_fuzz  := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
@@ -45,6 +52,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 REL  := $(BUILD)
 ASAN := $(BUILD)/asan
 TSAN := $(BUILD)/tsan
+FUZZ := $(BUILD)/fuzz
 
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
             $(REL)/ringcast-demo-feed
@@ -54,11 +62,16 @@ TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test
               $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 TOOLS      := $(REL)/tests/sse_check
+# Fuzz targets: tests/fuzz/fuzz_<name>.c, each built for libFuzzer ($(FUZZ)/fuzz_<name>) and, with
+# tests/fuzz/replay.c as its main, by gcc's ASan build ($(ASAN)/tests/fuzz_<name>).
+FUZZ_TARGETS  := eventid query config ring sse
+FUZZERS       := $(patsubst %,$(FUZZ)/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_REPLAYS  := $(patsubst %,$(ASAN)/tests/fuzz_%,$(FUZZ_TARGETS))
 BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
 
 MANPAGES := $(REL)/man/ringcast.yaml.5
 
-.PHONY: all test test-unit bench demo clean format deps docs check-docs install
+.PHONY: all test test-unit test-fuzz fuzz bench demo clean format deps docs check-docs install
 all: $(DEPS_OK) $(PROGRAMS) $(TOOLS) $(MANPAGES)
 
 # Installs missing Debian packages once per build tree (scripts/install-deps.sh is idempotent).
@@ -78,6 +91,13 @@ $(ASAN)/obj/%.o: %.c | $(DEPS_OK)
 $(TSAN)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(CFLAGS_tsan) -c $< -o $@
+$(FUZZ)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS_ALL) -Iedge $(CFLAGS_ALL) $(CFLAGS_fuzz) -c $< -o $@
+# The fuzz targets include edge/query.h; only they need -Iedge.
+$(ASAN)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Iedge $(CFLAGS_ALL) $(CFLAGS_asan) -c $< -o $@
 
 # $(call link,variant-flags) — links the prerequisites into $@.
 link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)
@@ -126,6 +146,24 @@ $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 $(REL)/tests/sse_check: $(call objs,$(REL),tests/tools/sse_check.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 
+# --- fuzz targets --------------------------------------------------------------------------------
+# What each target links besides its own file.
+FUZZ_DEPS_eventid := $(COMMON_SRC)
+FUZZ_DEPS_query   := edge/query.c $(CONFIG_SRC) $(COMMON_SRC)
+FUZZ_DEPS_config  := $(CONFIG_SRC) $(COMMON_SRC)
+FUZZ_DEPS_ring    := $(COMMON_SRC)
+FUZZ_DEPS_sse     := $(COMMON_SRC)
+FUZZ_LIBS := $(YAML_LIBS) $(JSON_LIBS)
+define fuzz_prog # $(1)=target name
+$(FUZZ)/fuzz_$(1): $(call objs,$(FUZZ),tests/fuzz/fuzz_$(1).c $(FUZZ_DEPS_$(1)))
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) $(CFLAGS_ALL) -fsanitize=fuzzer,address,undefined $$^ -o $$@ $(FUZZ_LIBS)
+$(ASAN)/tests/fuzz_$(1): $(call objs,$(ASAN),tests/fuzz/fuzz_$(1).c tests/fuzz/replay.c $(FUZZ_DEPS_$(1)))
+	$$(call link,$$(CFLAGS_asan),$(FUZZ_LIBS))
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_prog,$(t))))
+fuzz: $(FUZZERS)
+
 $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
@@ -150,6 +188,7 @@ UNIT_SUITE := \
 	auth=$(REL)/tests/test_auth \
 	auth-asan=$(ASAN)/tests/test_auth \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
+	$(foreach t,$(FUZZ_TARGETS),fuzz-replay-$(t)-asan='$(ASAN)/tests/fuzz_$(t) tests/fuzz/corpus/$(t) tests/fuzz/regressions/$(t)') \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \
 	ring-stress-tsan='$(TSAN)/tests/ring_stress --threads 4 --records 200000' \
 	docs='scripts/check-docs.sh $(REL)/rc-confdoc'
@@ -170,6 +209,10 @@ E2E_SUITE := \
 	ops=tests/e2e/ops.sh \
 	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh'
 
+# libFuzzer: each target for FUZZ_SECONDS (default 15) from its committed corpus and regressions;
+# what it finds on the way goes to a temporary directory, never into tests/fuzz/.
+FUZZ_SUITE := fuzz='tests/fuzz/run.sh $(FUZZ) $(FUZZ_TARGETS)'
+
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
@@ -180,8 +223,11 @@ KAFKA_SUITE := \
 BROWSER_SUITE := demo-browser=tests/browser/run.sh
 
 .PHONY: test-e2e test-kafka test-browser
-test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
+test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(FUZZ_REPLAYS)
 	@tests/run.sh $(UNIT_SUITE)
+
+test-fuzz: all $(FUZZERS)
+	@tests/run.sh $(FUZZ_SUITE)
 
 test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
 	@tests/run.sh $(E2E_SUITE)
@@ -192,8 +238,9 @@ test-kafka: all
 test-browser: all
 	@tests/run.sh $(BROWSER_SUITE)
 
-test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
-	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
+test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(FUZZ_REPLAYS) $(FUZZERS) $(ASAN)/ringcast-bridge \
+      $(ASAN)/ringcast-edge
+	@tests/run.sh $(UNIT_SUITE) $(FUZZ_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
 
 bench: all $(BENCHES)
 	$(REL)/bench/ring_bench

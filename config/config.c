@@ -700,7 +700,9 @@ static void check_across(loader_t *l, const rc_config_t *c)
     }
     free(names);
     free(first);
-    bool have_key = c->edge.auth.hs256_secret_file[0] != '\0' || c->edge.auth.rs256_public_key[0] != '\0';
+    /* After other errors a key may have no value at all (NULL), not even its default. */
+    const char *hs = c->edge.auth.hs256_secret_file, *rs = c->edge.auth.rs256_public_key;
+    bool have_key = (hs != NULL && hs[0] != '\0') || (rs != NULL && rs[0] != '\0');
     for (size_t i = 0; i < c->n_streams && !have_key; i++) {
         if (c->streams[i].auth == RC_AUTH_REQUIRED) {
             snprintf(shown, sizeof(shown), "streams[%zu].auth", i);

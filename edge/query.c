@@ -80,7 +80,12 @@ int rc_parse_time_ms(const char *s, size_t len, int64_t *out)
         return -1;
     int Y = digits(s, 4), M = digits(s + 5, 2), D = digits(s + 8, 2), h = digits(s + 11, 2), m = digits(s + 14, 2),
         sec = digits(s + 17, 2);
-    if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > 31 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
+    if (Y < 1970 || M < 1 || M > 12 || D < 1 || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec > 60)
+        return -1;
+    /* timegm() would move June 31 to July 1: a day the month does not have is refused instead. */
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    if (D > days[M - 1] + (M == 2 && leap))
         return -1;
     size_t i = 19;
     int frac_ms = 0, scale = 100;

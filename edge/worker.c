@@ -1069,6 +1069,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (rc_access_cors(W.cfg, req))
         return 0; /* a preflight request, answered */
     h2o_iovec_t p = req->path_normalized;
+    /* Only a publish (POST) has a body. h2o 2.2.5 frames an HTTP/1.1 body by the first of several
+     * Content-Length headers, where a proxy in front may use another: the bytes after the body
+     * would become a request the proxy never saw (request smuggling). Refusing any other request
+     * that has a body, and closing its connection, drops those bytes. */
+    if (req->entity.base != NULL && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        req->http1_is_persistent = 0;
+        return reply(req, 400, "Bad Request", "a request body is only accepted with POST\n");
+    }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/streams")) || h2o_memis(p.base, p.len, H2O_STRLIT("/streams/")))
         return serve_list(req);
     if (p.len > 9 && memcmp(p.base, "/streams/", 9) == 0) {

@@ -10,7 +10,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
-            libsystemd-dev libjwt-dev libnghttp2-dev clang-format"
+            libsystemd-dev libjwt-dev libnghttp2-dev clang-format libjansson-dev clang-14 libclang-rt-14-dev"
 TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind systemd groff-base man-db"
 
 case "${1:-}" in

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Hostile input against ringcast-edge: random and oversized event ids, malformed query strings,
-# huge headers, raw garbage and malformed HTTP/1.1 and HTTP/2 on the socket. Every request gets an
-# answer (a status, or a clean close for what is not HTTP at all), and the workers stay up: none
-# is restarted, and the edge serves normally afterwards.
+# huge headers, raw garbage and malformed HTTP/1.1 and HTTP/2 on the socket, then the catalogue of
+# tests/e2e/hostile_raw.py (malformed HTTP/2 frames, HTTP/1.1 smuggling shapes, slowloris). Every
+# request gets an answer (a status, or a clean close for what is not HTTP at all), and the workers
+# stay up: none is restarted, and the edge serves normally afterwards.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl python3
 BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
@@ -110,6 +111,20 @@ python3 "$T/hostile.py" "$PORT" >"$T/hostile.out" 2>&1
 ok "random ids, bad queries, huge headers and garbage all got an answer" test $? = 0
 sed 's/^/# /' "$T/hostile.out" | grep BAD
 is "no worker died" "$(pgrep -P "${PIDS[edge]}" | sort | tr '\n' ' ')" "$workers_before"
+
+# The catalogue of malformed HTTP/2 frames and HTTP/1.1 smuggling shapes: one line per case, each
+# also checking that the workers are the same processes and that a normal client still streams.
+python3 "$ROOT/tests/e2e/hostile_raw.py" "$PORT" "${PIDS[edge]}" >"$T/raw.out" 2>"$T/raw.err"
+raw_rc=$?
+while IFS=$'\t' read -r verdict name detail; do
+    [ "$verdict" = done ] && continue
+    ok "$name" test "$verdict" = pass
+    [ "$verdict" = pass ] || echo "#   $detail"
+done <"$T/raw.out"
+ok "the raw-socket catalogue ran every case" grep -q "^done" "$T/raw.out"
+is "hostile_raw.py: exit status" "$raw_rc" 0
+sed 's/^/# /' "$T/raw.err"
+is "no worker died during the raw-socket catalogue" "$(pgrep -P "${PIDS[edge]}" | sort | tr '\n' ' ')" "$workers_before"
 ok "the edge still serves streams" sh -c "curl -sN --max-time 5 '$URL/streams/s?limit=20' | grep -c '^data: ' | grep -qx 20"
 ok "and still publishes" sh -c "curl -s -o /dev/null -w '%{http_code}' -X POST -d after '$URL/streams/s' | grep -qx 201"
 ok "no worker restart was logged" sh -c "! grep -q restarting '$T/edge.log'"
