@@ -28,6 +28,7 @@ CFLAGS_tsan  := -O1 -fsanitize=thread -Wno-tsan # fences are not modelled; ring.
 YAML_LIBS    := $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 KAFKA_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null || echo -lrdkafka)
 H2O_LIBS     := -lh2o-evloop -lssl -lcrypto -lz
+NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c
@@ -42,11 +43,11 @@ ASAN := $(BUILD)/asan
 TSAN := $(BUILD)/tsan
 
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
-            $(REL)/ringcast-demo-feed
+            $(REL)/ringcast-demo-feed $(REL)/ringcast-bench
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage
 TESTS_TSAN := $(TSAN)/tests/ring_stress
-BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench
+BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench
 
 .PHONY: all test test-unit bench demo clean format deps docs check-docs
 all: $(DEPS_OK) $(PROGRAMS)
@@ -87,6 +88,9 @@ $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/ringcast-demo-feed: $(call objs,$(REL),bridge/demo_feed.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) -lm)
+# The load generator of `make bench` (tests/bench/ringcast_bench.c): HTTP/1.1 and HTTP/2 SSE clients.
+$(REL)/ringcast-bench: $(call objs,$(REL),tests/bench/ringcast_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) $(NGHTTP2_LIBS) -lssl -lcrypto)
 
 # --- tests ---------------------------------------------------------------------------------------
 define test_prog # $(1)=variant dir, $(2)=name of the variant's flags variable
@@ -111,8 +115,6 @@ $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
-$(REL)/bench/sse_bench: $(call objs,$(REL),tests/bench/sse_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 
 # Suites: each entry is NAME=COMMAND for tests/run.sh, which sums every TAP line it sees.
