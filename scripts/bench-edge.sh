@@ -38,13 +38,13 @@ healthy
 URL=http://127.0.0.1:$PORT/streams/bench
 PUB=(--kafka "@$DIR/rings/kafka-bootstrap" --topic bench --ring "$DIR/rings/bench.ring")
 echo "== 10k idle HTTP/2 streams (h2c, 100 connections x 100 streams), one worker"
-"$BENCH" --url "$URL" --h2 --streams 10000 --conns 100 --duration 2 --server-pid "$edge" | grep -E "ready|RSS"
+"$BENCH" --url "$URL" --h2 --streams 10000 --conns 100 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
 # A fresh worker for the next figure: the master restarts the one it loses.
 kill -TERM "$(tr -d ' ' <"/proc/$edge/task/$edge/children")"
 sleep 1.5
 healthy
 echo "== 10k idle HTTP/1.1 streams, one worker"
-"$BENCH" --url "$URL" --streams 10000 --duration 2 --server-pid "$edge" | grep -E "ready|RSS"
+"$BENCH" --url "$URL" --streams 10000 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
 echo "== 1 HTTP/1.1 stream, 100 events/s: the wake-up path alone"
 "$BENCH" --url "$URL" --streams 1 --duration "$SECS" --rate 100 "${PUB[@]}" | grep latency
 echo "== 100 HTTP/1.1 streams, 1k events/s, one worker"

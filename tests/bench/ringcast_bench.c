@@ -16,11 +16,12 @@
  * publisher: a jump is a gap, a repeat or step back a duplicate.
  *
  * A run goes through phases, the same in every client process: connect (ramp) -> settle (the servers'
- * idle RSS per stream is read) -> warm-up (a few events wake every path, not counted) -> measure
+ * idle memory per stream is read) -> warm-up (a few events wake every path, not counted) -> measure
  * (--duration) -> done. --server-pid PID (repeatable; each PID with its children, e.g. an edge or
  * nginx master and its workers, or the bridge) reads /proc for the servers' CPU over the measured
- * span and their RSS. --procs K forks K client processes (each under the 20k open-files cap) that
- * share their counters and histograms through one shared mapping; the parent publishes and sums.
+ * span and their memory (PSS: shared pages split between the processes that map them). --procs K forks K client
+ * processes (each under the 20k open-files cap) that share their counters and histograms through one shared mapping;
+ * the parent publishes and sums.
  * --ring FILE adds ring->client latency: a watcher thread maps the ring read-only and is woken by the
  * bridge like an edge worker, noting when each sequence number appears in the ring.
  *
@@ -137,8 +138,11 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
     X(conns)                                                                                                           \
     X(conns_open)                                                                                                      \
     X(connect_errors)                                                                                                  \
-    X(streams) X(streams_ready) X(streams_failed) X(http_errors) X(ended) X(parse_errors) X(events) X(bytes)           \
-        X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
+    X(streams)                                                                                                         \
+    X(streams_ready)                                                                                                   \
+    X(streams_failed)                                                                                                  \
+    X(http_errors)                                                                                                     \
+    X(ended) X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 #define DECLARE(name) uint64_t name;
 typedef struct {
     COUNTERS(DECLARE)
@@ -171,7 +175,7 @@ static struct {
          .size = 100,
          .procs = 0,
          .src_ips = 1,
-         .publish_conns = 4};
+         .publish_conns = 1};
 
 /* The URL, parsed. */
 static struct {
@@ -251,13 +255,14 @@ typedef struct {
     int32_t h2_id;    /* HTTP/2 stream id */
     uint8_t state;    /* ST_* */
     uint8_t after_cr; /* the last byte fed was CR: a following LF belongs to it */
-    uint8_t started;  /* bytes of the body seen (for the BOM) */
+    uint8_t bom;      /* bytes of a leading BOM matched so far; BOM_DONE once past the start */
     sbuf_t line;      /* the current line, when it spans reads */
     sbuf_t data, id, type;
     uint64_t next_seq[MAX_PUB]; /* per publisher: the sequence number expected next, plus one (0: none yet) */
 } stream_t;
 
 enum { ST_PENDING = 0, ST_READY = 1, ST_ENDED = 2, ST_FAILED = 3 };
+#define BOM_DONE 3
 
 static void stream_ready(stream_t *s)
 {
@@ -457,10 +462,17 @@ static void sse_feed(stream_t *s, const char *p, size_t n)
     const char *end = p + n;
     if (measuring)
         s->res->bytes += n;
-    if (!s->started && n > 0) {
-        s->started = 1;
-        if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-            p += 3;
+    /* One leading U+FEFF is ignored; it may arrive split over reads. */
+    static const char bom[3] = "\xEF\xBB\xBF";
+    while (s->bom != BOM_DONE && p < end) {
+        if (*p == bom[s->bom]) {
+            p++;
+            s->bom = s->bom == 2 ? BOM_DONE : s->bom + 1;
+        } else {
+            if (s->bom > 0) /* a partial BOM was line bytes after all */
+                sbuf_append(&s->line, bom, s->bom);
+            s->bom = BOM_DONE;
+        }
     }
     if (s->after_cr && p < end && *p == '\n')
         p++;
@@ -1014,7 +1026,7 @@ static void run_client(int idx, long c0, long c1)
     ep = epoll_create1(EPOLL_CLOEXEC);
     long nconns = c1 - c0;
     conn_t *cs = rc_calloc((size_t)(nconns > 0 ? nconns : 1), sizeof(*cs));
-    long base = opt.streams / opt.conns, extra = opt.streams % opt.conns;
+    long base = opt.conns ? opt.streams / opt.conns : 0, extra = opt.conns ? opt.streams % opt.conns : 0;
     for (long i = 0; i < nconns; i++) {
         long g = c0 + i;
         long first = g * base + (g < extra ? g : extra);
@@ -1082,7 +1094,7 @@ static void run_client(int idx, long c0, long c1)
         fflush(dump);
 }
 
-/* --- servers' CPU and RSS from /proc ----------------------------------------------------------- */
+/* --- servers' CPU and memory from /proc ----------------------------------------------------------- */
 
 static int proc_stat(int pid, double *cpu, uint64_t *rss)
 {
@@ -1102,11 +1114,24 @@ static int proc_stat(int pid, double *cpu, uint64_t *rss)
                &st, &pages) != 3)
         return -1;
     *cpu += (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-    *rss += (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+    /* Memory as PSS: a page shared by a master and its workers (a mapped ring, nchan's shared
+     * memory zone) counts once over them all, where RSS would count it in every process. */
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+    f = fopen(path, "r");
+    unsigned long long pss_kb = 0;
+    int found = 0;
+    while (f != NULL && fgets(buf, sizeof(buf), f) != NULL)
+        if (sscanf(buf, "Pss: %llu kB", &pss_kb) == 1) {
+            found = 1;
+            break;
+        }
+    if (f != NULL)
+        fclose(f);
+    *rss += found ? (uint64_t)pss_kb * 1024 : (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
     return 0;
 }
 
-/* CPU seconds and RSS bytes of pid and its children (a master and its workers). */
+/* CPU seconds and memory (PSS) bytes of pid and its children (a master and its workers). */
 static void server_stat(int pid, double *cpu, uint64_t *rss)
 {
     *cpu = 0;
@@ -1248,6 +1273,16 @@ static int resolve(const char *host, int port, struct sockaddr_in *sa)
     return 0;
 }
 
+static void http_pub_connect(http_pub_t *h)
+{
+    h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (h->fd < 0 || connect(h->fd, (struct sockaddr *)&pub.sa, sizeof(pub.sa)) != 0)
+        die("cannot connect to the publisher at %s", opt.publish_url);
+    int one = 1;
+    setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fcntl(h->fd, F_SETFL, O_NONBLOCK);
+}
+
 static int pub_open(void)
 {
     if (opt.kafka != NULL) {
@@ -1289,15 +1324,8 @@ static int pub_open(void)
         die("cannot resolve %s", pub.host);
     pub.nhp = opt.publish_conns;
     pub.hp = rc_calloc((size_t)pub.nhp, sizeof(*pub.hp));
-    for (int i = 0; i < pub.nhp; i++) {
-        http_pub_t *h = &pub.hp[i];
-        h->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (h->fd < 0 || connect(h->fd, (struct sockaddr *)&pub.sa, sizeof(pub.sa)) != 0)
-            die("cannot connect to the publisher at %s", opt.publish_url);
-        int one = 1;
-        setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        fcntl(h->fd, F_SETFL, O_NONBLOCK);
-    }
+    for (int i = 0; i < pub.nhp; i++)
+        http_pub_connect(&pub.hp[i]);
     return 0;
 }
 
@@ -1313,7 +1341,17 @@ static void http_pub_service(http_pub_t *h)
     }
     for (;;) {
         ssize_t r = read(h->fd, h->in + h->in_len, sizeof(h->in) - h->in_len);
-        if (r <= 0)
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            /* The server closed (e.g. nginx after keepalive_requests): what it did not answer is
+             * counted as failed, and the publisher goes on over a new connection. */
+            pub.errors += h->outstanding;
+            h->outstanding = 0;
+            h->in_len = h->out_len = h->out_off = 0;
+            close(h->fd);
+            http_pub_connect(h);
+            break;
+        }
+        if (r < 0)
             break;
         h->in_len += (size_t)r;
         for (;;) {
@@ -1470,7 +1508,7 @@ static void servers(double *cpu, uint64_t *rss)
     }
 }
 
-/* Without a publisher every event from the first connection on is measured; the idle RSS is read
+/* Without a publisher every event from the first connection on is measured; the idle memory is read
  * once every stream answered (a server may answer only with its first bytes). The run lasts
  * --duration, longer if the streams are still answering (up to --connect-timeout), and ends early
  * when every stream ended. */
@@ -1531,7 +1569,7 @@ static void coordinate(void)
     servers(run.server_cpu0, NULL);
     uint64_t t0 = now_ns();
     atomic_store(&shm->phase, PH_MEASURE);
-    pub_run(opt.duration, opt.rate, all_finished);
+    pub_run(opt.duration, opt.rate, opt.streams > 0 ? all_finished : NULL); /* --streams 0: publish only */
     atomic_store(&shm->phase, PH_DONE);
     run.measured_s = (double)(now_ns() - t0) / 1e9;
     servers(run.server_cpu1, run.rss_end);
@@ -1595,8 +1633,8 @@ static void report(const proc_result_t *t, double client_cpu)
     printf("  client CPU: %.2f s receiving (%.0f%% of one core, %.2f CPU-s per million events), %.2f s publishing\n",
            client_cpu, 100 * client_cpu / secs, mev > 0 ? client_cpu / mev : 0, run.pub_cpu);
     if (opt.nservers)
-        printf("  server CPU: %.2f s (%.0f%% of one core) = %.2f CPU-s per million delivered events; RSS %.1f MiB "
-               "before, %.1f MiB idle with the streams = %.2f KiB per stream, %.1f MiB at the end\n",
+        printf("  server CPU: %.2f s (%.0f%% of one core) = %.2f CPU-s per million delivered events; memory (PSS) "
+               "%.1f MiB before, %.1f MiB idle with the streams = %.2f KiB per stream, %.1f MiB at the end\n",
                server_cpu, 100 * server_cpu / secs, mev > 0 ? server_cpu / mev : 0, (double)rss_before / 1048576,
                (double)rss_idle / 1048576, per_stream / 1024, (double)rss_end / 1048576);
     if (opt.json == NULL)
@@ -1629,39 +1667,51 @@ static void report(const proc_result_t *t, double client_cpu)
     fprintf(f, ",\"client_cpu_s\":%.3f,\"client_cpu_per_mevent\":%.3f,\"publisher_cpu_s\":%.3f", client_cpu,
             mev > 0 ? client_cpu / mev : 0, run.pub_cpu);
     fprintf(f,
-            ",\"server_cpu_s\":%.3f,\"server_cpu_per_mevent\":%.3f,\"server_rss_before\":%" PRIu64
-            ",\"server_rss_idle\":%" PRIu64 ",\"server_rss_end\":%" PRIu64 ",\"rss_per_stream\":%.0f}\n",
+            ",\"server_cpu_s\":%.3f,\"server_cpu_per_mevent\":%.3f,\"server_pss_before\":%" PRIu64
+            ",\"server_pss_idle\":%" PRIu64 ",\"server_pss_end\":%" PRIu64 ",\"pss_per_stream\":%.0f}\n",
             server_cpu, mev > 0 ? server_cpu / mev : 0, rss_before, rss_idle, rss_end, per_stream);
+    /* Each --server-pid group on its own, so a reader can tell e.g. the edge from the bridge. */
+    fseek(f, -2, SEEK_CUR);
+    fprintf(f, ",\"servers\":[");
+    for (int i = 0; i < opt.nservers; i++)
+        fprintf(f,
+                "%s{\"pid\":%d,\"cpu_s\":%.3f,\"cpu_per_mevent\":%.3f,\"pss_before\":%" PRIu64 ",\"pss_idle\":%" PRIu64
+                ",\"pss_end\":%" PRIu64 "}",
+                i ? "," : "", opt.server_pid[i], run.server_cpu1[i] - run.server_cpu0[i],
+                mev > 0 ? (run.server_cpu1[i] - run.server_cpu0[i]) / mev : 0, run.rss_before[i], run.rss_idle[i],
+                run.rss_end[i]);
+    fprintf(f, "]}\n");
     fclose(f);
 }
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    printf("usage: ringcast-bench --url http[s]://HOST:PORT/PATH [options]\n"
-           "  --streams N          event streams to hold (default 1)\n"
-           "  --conns M            connections (default N over HTTP/1.1, N/100 rounded up over HTTP/2)\n"
-           "  --h2                 HTTP/2: h2c with prior knowledge on http://, h2 by ALPN on https://\n"
-           "  --ramp CPS           connections opened per second (default 5000)\n"
-           "  --procs K            client processes (default: enough to stay under the open-files cap)\n"
-           "  --src-ips K          loopback source addresses 127.0.0.1..K (more than ~28k connections)\n"
-           "  --duration S         measured seconds (default 10); the run ends early when every stream ended\n"
-           "  --rate R             events published per second (default 0)\n"
-           "  --size B             event payload bytes (default 100)\n"
-           "  --kafka BOOTSTRAP    publish into Kafka (or @FILE, e.g. <ring.dir>/kafka-bootstrap)\n"
-           "  --topic T            ... into this topic\n"
-           "  -X KEY=VALUE         a librdkafka producer property\n"
-           "  --publish-url URL    publish with HTTP POST (e.g. nchan's publisher location)\n"
-           "  --publish-conns C    HTTP publisher connections, requests pipelined (default 4)\n"
-           "  --pub-id P           this publisher's number in the stamp, 0..%d (default 0)\n"
-           "  --ring FILE          also ring->client latency (a watcher on ringcast's ring)\n"
-           "  --server-pid PID     a server process (with its children) to read CPU and RSS of; repeatable\n"
-           "  --warmup S           seconds of events before measuring (default 1)\n"
-           "  --settle S           seconds between the last stream answering and the idle RSS (default 1)\n"
-           "  --connect-timeout S  how long every stream may take to answer (default 60)\n"
-           "  --json FILE          the figures as one JSON object\n"
-           "  --dump FILE          every event parsed, one line each (S<stream> event <type> id <id> data <data>)\n"
-           "  --label TEXT         names the run in the output\n",
-           MAX_PUB - 1);
+    fprintf(f,
+            "usage: ringcast-bench --url http[s]://HOST:PORT/PATH [options]\n"
+            "  --streams N          event streams to hold (default 1)\n"
+            "  --conns M            connections (default N over HTTP/1.1, N/100 rounded up over HTTP/2)\n"
+            "  --h2                 HTTP/2: h2c with prior knowledge on http://, h2 by ALPN on https://\n"
+            "  --ramp CPS           connections opened per second (default 5000)\n"
+            "  --procs K            client processes (default: enough to stay under the open-files cap)\n"
+            "  --src-ips K          loopback source addresses 127.0.0.1..K (more than ~28k connections)\n"
+            "  --duration S         measured seconds (default 10); the run ends early when every stream ended\n"
+            "  --rate R             events published per second (default 0)\n"
+            "  --size B             event payload bytes (default 100)\n"
+            "  --kafka BOOTSTRAP    publish into Kafka (or @FILE, e.g. <ring.dir>/kafka-bootstrap)\n"
+            "  --topic T            ... into this topic\n"
+            "  -X KEY=VALUE         a librdkafka producer property\n"
+            "  --publish-url URL    publish with HTTP POST (e.g. nchan's publisher location)\n"
+            "  --publish-conns C    HTTP publisher connections, requests pipelined (default 1: one order)\n"
+            "  --pub-id P           this publisher's number in the stamp, 0..%d (default 0)\n"
+            "  --ring FILE          also ring->client latency (a watcher on ringcast's ring)\n"
+            "  --server-pid PID     a server process (with its children) to read CPU and memory (PSS) of; repeatable\n"
+            "  --warmup S           seconds of events before measuring (default 1)\n"
+            "  --settle S           seconds between the last stream answering and the idle memory (default 1)\n"
+            "  --connect-timeout S  how long every stream may take to answer (default 60)\n"
+            "  --json FILE          the figures as one JSON object\n"
+            "  --dump FILE          every event parsed, one line each (S<stream> event <type> id <id> data <data>)\n"
+            "  --label TEXT         names the run in the output\n",
+            MAX_PUB - 1);
 }
 
 int main(int argc, char **argv)
@@ -1796,15 +1846,15 @@ int main(int argc, char **argv)
             opt.kprops[opt.nkprops++] = optarg;
             break;
         case 'h':
-            usage();
+            usage(stdout);
             return 0;
         default:
-            usage();
+            usage(stderr);
             return 2;
         }
     }
     if (opt.url == NULL || optind != argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (parse_url(opt.url, &target.tls, target.host, sizeof(target.host), &target.port, target.path,
