@@ -5,7 +5,7 @@
 #   make test-unit  only the unit suite (C, TAP; normal, ASan+UBSan and TSan builds)
 #   make test-e2e   only the end-to-end suite (real processes, librdkafka's mock cluster)
 #   make test-kafka only the real Apache Kafka suite (starts a broker with scripts/kafka-up.sh)
-#   make bench      benchmarks (figures on stdout)
+#   make bench      benchmarks: tests/bench/BENCHMARKS.md and plots (BENCH_QUICK=1: a 2-minute smoke run)
 #   make demo       the live demo: bridge on the mock cluster, demo feed, edge; URLs printed
 #   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
@@ -166,10 +166,11 @@ test-browser: all
 test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
 	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
 
+# Ring, ingest, fan-out (ringcast and nginx + nchan), h2load: writes tests/bench/BENCHMARKS.md and
+# tests/bench/plots/. About 10 minutes; BENCH_QUICK=1 make bench is a 2-minute smoke run.
 bench: all $(BENCHES)
-	$(REL)/bench/ring_bench
-	scripts/bench-ingest.sh
-	scripts/bench-edge.sh
+	scripts/install-deps.sh --bench
+	scripts/bench.sh
 
 demo:
 	@scripts/demo.sh

@@ -7,14 +7,15 @@
 #      the edge's CPU-s per million delivered events, publish->client latency (Kafka included) and
 #      ring->client latency (from when a watcher woken by the bridge saw the record in the ring).
 # The clients share the two cores with the edge, the bridge and the mock broker: the client's own
-# CPU is printed so a reader sees when it was the limit. BENCH_QUICK=1 measures 3 s instead of 10.
+# CPU is printed so a reader sees when it was the limit. BENCH_QUICK=1 measures 3 s instead of 10 and
+# leaves out the idle-memory runs (scripts/bench-compare.sh reads memory per stream too).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/build/ringcast-bench
 DIR=$(mktemp -d /dev/shm/rc-bench-edge-XXXXXX)
 PORT=$((20000 + RANDOM % 12000))
-SECS=10
-[ -n "${BENCH_QUICK:-}" ] && SECS=3
+SECS=10 PHASES=()
+[ -n "${BENCH_QUICK:-}" ] && SECS=3 PHASES=(--settle 0.5 --warmup 0.5)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$DIR"' EXIT
 cat >"$DIR/ringcast.yaml" <<EOT
@@ -37,18 +38,20 @@ healthy() { for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/
 healthy
 URL=http://127.0.0.1:$PORT/streams/bench
 PUB=(--kafka "@$DIR/rings/kafka-bootstrap" --topic bench --ring "$DIR/rings/bench.ring")
-echo "== 10k idle HTTP/2 streams (h2c, 100 connections x 100 streams), one worker"
-"$BENCH" --url "$URL" --h2 --streams 10000 --conns 100 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
-# A fresh worker for the next figure: the master restarts the one it loses.
-kill -TERM "$(tr -d ' ' <"/proc/$edge/task/$edge/children")"
-sleep 1.5
-healthy
-echo "== 10k idle HTTP/1.1 streams, one worker"
-"$BENCH" --url "$URL" --streams 10000 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
+if [ -z "${BENCH_QUICK:-}" ]; then
+    echo "== 10k idle HTTP/2 streams (h2c, 100 connections x 100 streams), one worker"
+    "$BENCH" --url "$URL" --h2 --streams 10000 --conns 100 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
+    # A fresh worker for the next figure: the master restarts the one it loses.
+    kill -TERM "$(tr -d ' ' <"/proc/$edge/task/$edge/children")"
+    sleep 1.5
+    healthy
+    echo "== 10k idle HTTP/1.1 streams, one worker"
+    "$BENCH" --url "$URL" --streams 10000 --duration 2 --server-pid "$edge" | grep -E "ready|memory"
+fi
 echo "== 1 HTTP/1.1 stream, 100 events/s: the wake-up path alone"
-"$BENCH" --url "$URL" --streams 1 --duration "$SECS" --rate 100 "${PUB[@]}" | grep latency
+"$BENCH" --url "$URL" --streams 1 --duration "$SECS" "${PHASES[@]}" --rate 100 "${PUB[@]}" | grep latency
 echo "== 100 HTTP/1.1 streams, 1k events/s, one worker"
-"$BENCH" --url "$URL" --streams 100 --duration "$SECS" --rate 1000 "${PUB[@]}" --server-pid "$edge" |
+"$BENCH" --url "$URL" --streams 100 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" --server-pid "$edge" |
     grep -E "delivered|latency|CPU"
 echo "== 1k HTTP/1.1 streams, 1k events/s, one worker"
-"$BENCH" --url "$URL" --streams 1000 --duration "$SECS" --rate 1000 "${PUB[@]}" --server-pid "$edge"
+"$BENCH" --url "$URL" --streams 1000 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" --server-pid "$edge"

@@ -6,15 +6,18 @@
 #   scripts/install-deps.sh          build and unit-test dependencies
 #   scripts/install-deps.sh --all    also the tools later suites use (kcat, h2load, curl, ...)
 #   scripts/install-deps.sh --browser  only Debian's chromium, for the browser tests
+#   scripts/install-deps.sh --bench  what `make bench` adds: nginx + nchan to compare with, gnuplot
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
             libsystemd-dev libjwt-dev libnghttp2-dev clang-format"
 TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind"
+BENCH_PKGS="nginx libnginx-mod-nchan gnuplot-nox"
 
 case "${1:-}" in
     --all) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
     --browser) pkgs="chromium" ;;
+    --bench) pkgs=$BENCH_PKGS ;;
     *) pkgs=$BUILD_PKGS ;;
 esac
 
