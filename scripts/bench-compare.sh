@@ -37,6 +37,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/build/ringcast-bench
 OUT=${1:-$ROOT/build/bench}
 WORKERS=${BENCH_WORKERS:-2}
+NCHAN_PUBLISHERS=${BENCH_NCHAN_PUBLISHERS:-1}
 SIZE=100
 MAX_DELIVERIES=20000000
 if [ -n "${BENCH_QUICK:-}" ]; then
@@ -156,7 +157,7 @@ run_cell() {
         local port=$NPORT
         [ "$proto" = h2 ] && port=$((NPORT + 1))
         args+=(--url "http://127.0.0.1:$port/sub/c${n}x$r$proto" --publish-url "http://127.0.0.1:$NPORT/pub/c${n}x$r$proto"
-            --server-pid "$nginx")
+            --publish-conns "$NCHAN_PUBLISHERS" --server-pid "$nginx")
     fi
     "$BENCH" "${args[@]}" | sed 1d || echo "bench-compare: $label: ringcast-bench failed" >&2
     stop_server

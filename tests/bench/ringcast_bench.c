@@ -1217,6 +1217,7 @@ typedef struct {
     char in[1 << 16];
     size_t in_len;
     uint64_t outstanding;
+    uint64_t seq; /* each connection is a publisher of its own: its order is kept, not theirs */
 } http_pub_t;
 
 static struct {
@@ -1391,16 +1392,19 @@ static void http_pub_service(http_pub_t *h)
     }
 }
 
-/* Sends one event stamped now with the next sequence number. */
+/* Sends one event stamped now with its publisher's next sequence number. Over HTTP the
+ * connections take turns, and connection i stamps publisher --pub-id + i. */
 static void pub_send(void)
 {
     char v[1 << 16];
     size_t size = opt.size < sizeof(v) ? opt.size : sizeof(v);
-    int n = snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64 " %d ", now_ns(), pub.seq, opt.pub_id);
+    http_pub_t *h = pub.rk != NULL ? NULL : &pub.hp[pub.sent % (uint64_t)pub.nhp];
+    uint64_t seq = h != NULL ? h->seq++ : pub.seq++;
+    int who = opt.pub_id + (h != NULL ? (int)(h - pub.hp) : 0);
+    int n = snprintf(v, sizeof(v), "%" PRIu64 " %" PRIu64 " %d ", now_ns(), seq, who);
     size_t len = (size_t)n < size ? size : (size_t)n;
     if ((size_t)n < len)
         memset(v + n, 'x', len - (size_t)n);
-    pub.seq++;
     pub.sent++;
     if (pub.rk != NULL) {
         if (rd_kafka_producev(pub.rk, RD_KAFKA_V_TOPIC(opt.topic), RD_KAFKA_V_VALUE(v, len),
@@ -1408,7 +1412,6 @@ static void pub_send(void)
             pub.errors++;
         return;
     }
-    http_pub_t *h = &pub.hp[pub.seq % (uint64_t)pub.nhp];
     char head[2600];
     int hn = snprintf(head, sizeof(head),
                       "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
@@ -1701,7 +1704,8 @@ static void usage(FILE *f)
             "  --topic T            ... into this topic\n"
             "  -X KEY=VALUE         a librdkafka producer property\n"
             "  --publish-url URL    publish with HTTP POST (e.g. nchan's publisher location)\n"
-            "  --publish-conns C    HTTP publisher connections, requests pipelined (default 1: one order)\n"
+            "  --publish-conns C    HTTP publisher connections, requests pipelined; each is a publisher\n"
+            "                       of its own (ids --pub-id.. --pub-id + C - 1) in the stamps (default 1)\n"
             "  --pub-id P           this publisher's number in the stamp, 0..%d (default 0)\n"
             "  --ring FILE          also ring->client latency (a watcher on ringcast's ring)\n"
             "  --server-pid PID     a server process (with its children) to read CPU and memory (PSS) of; repeatable\n"
@@ -1864,7 +1868,7 @@ int main(int argc, char **argv)
         die("cannot resolve %s", target.host);
     snprintf(target.authority, sizeof(target.authority), "%s:%d", target.host, target.port);
     if (opt.streams < 0 || opt.duration <= 0 || opt.ramp <= 0 || opt.rate < 0 || opt.pub_id < 0 ||
-        opt.pub_id >= MAX_PUB || opt.publish_conns < 1 || opt.src_ips < 1)
+        opt.pub_id + opt.publish_conns > MAX_PUB || opt.publish_conns < 1 || opt.src_ips < 1)
         die("%s", "a numeric option is out of range (see --help)");
     if (opt.kafka != NULL && opt.topic == NULL)
         die("%s", "--kafka needs --topic");

@@ -173,4 +173,7 @@ ok "... one comment per stream, no parse error" grep -q '"parse_errors":0,.*"com
     --json "$T/chunked.json" >/dev/null
 is "WHATWG rules through chunked coding split at every place" "$(cat "$T/chunked.dump")" "$(want_rules 0)"
 ok "... the last chunk ends the stream" grep -q '"ended":1,"parse_errors":0' "$T/chunked.json"
+# SIGTERM lets the edge master end its workers (the harness's SIGKILL at exit would orphan them).
+ok "the edge stops on SIGTERM" stop edge
+stop sse_server
 finish
