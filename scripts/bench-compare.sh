@@ -6,7 +6,7 @@
 #
 #   scripts/bench-compare.sh [RESULTS_DIR]       (default build/bench; one JSON file per run)
 #   BENCH_QUICK=1 scripts/bench-compare.sh       a smoke run: 1k and 10k x 100/s, 3 s each, 20k streams
-#   BENCH_CELLS="ringcast:10000:1000:h1 nchan:10000:1000:h1" scripts/bench-compare.sh   chosen cells
+#   BENCH_CELLS="ringcast:10000:1000:h1 nchan:10000:1000:h2 h2load big" scripts/bench-compare.sh   chosen parts
 #
 # The matrix: N in {1k, 10k, 50k} subscribers x R in {100, 1k, 10k} events/s of 100 B, each cell on
 # a freshly started server (so its idle memory per stream is its own), measured for 10 s after the
@@ -162,12 +162,51 @@ run_cell() {
     "$BENCH" "${args[@]}" | sed 1d || echo "bench-compare: $label: ringcast-bench failed" >&2
     stop_server
 }
+# h2load: finite streams (?limit=100) over h2c from a stream with history, 100 per connection.
+run_h2load() {
+    echo "== h2load: $H2LOAD_N finite streams of 100 events over h2c (10 connections x 100 streams), ringcast"
+    start_server ringcast
+    "$BENCH" --url "http://127.0.0.1:$PORT/streams/hist" --streams 0 --rate 50000 --duration 0.2 --warmup 0 \
+        --kafka "@$DIR/rings/kafka-bootstrap" --topic hist >/dev/null
+    cpu_of() { # CPU seconds of a process and its children
+        local pids="$1 $(cat /proc/"$1"/task/*/children 2>/dev/null)" t=0 p
+        for p in $pids; do t=$((t + $(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || echo 0))); done
+        echo "$t $(getconf CLK_TCK)" | awk '{ printf "%.2f", $1 / $2 }'
+}
+c0=$(cpu_of "$edge")
+h2load -c 10 -m 100 -n "$H2LOAD_N" "http://127.0.0.1:$PORT/streams/hist?limit=100" >"$DIR/h2load.out" 2>&1 || true
+c1=$(cpu_of "$edge")
+grep -E "^finished|^requests|^traffic|^time for request" "$DIR/h2load.out"
+awk -v c0="$c0" -v c1="$c1" -v n="$H2LOAD_N" '
+    /^finished in/ { secs = $3 + 0; if ($3 ~ /ms,$/) secs /= 1000; rps = $4 + 0 }
+    /^requests:/ { ok = $8 + 0 }
+    END { ev = ok * 100; printf "{\"streams\":%d,\"succeeded\":%d,\"seconds\":%.3f,\"streams_per_s\":%.1f,\"events\":%d,\"events_per_s\":%.0f,\"edge_cpu_s\":%.2f,\"edge_cpu_per_mevent\":%.3f}\n", n, ok, secs, rps, ev, secs ? ev / secs : 0, c1 - c0, ev ? (c1 - c0) / (ev / 1e6) : 0 }
+' "$DIR/h2load.out" | tee "$OUT/h2load.json"
+stop_server
+}
+
+# Many concurrent streams: ringcast over HTTP/2, 100 streams per connection, memory per stream
+# before publishing, then 10 events/s to every stream.
+run_big() {
+    echo "== $BIG concurrent ringcast streams over HTTP/2 ($((BIG / 100)) connections x 100 streams)"
+    start_server ringcast
+    "$BENCH" --url "http://127.0.0.1:$PORT/streams/bench" --h2 --streams "$BIG" --conns $((BIG / 100)) --ramp 2000 \
+        --duration 5 --rate 10 "${PHASES[@]}" --kafka "@$DIR/rings/kafka-bootstrap" --topic bench --server-pid "$edge" \
+        --server-pid "$bridge" --label "ringcast $BIG streams h2" --json "$OUT/big.json" | sed 1d
+    stop_server
+}
 
 start_bridge
 if [ -n "${BENCH_CELLS:-}" ]; then
     for cell in $BENCH_CELLS; do
-        IFS=: read -r s n r p <<<"$cell"
-        run_cell "$s" "$n" "$r" "$p"
+        case $cell in
+        h2load) run_h2load ;;
+        big) run_big ;;
+        *)
+            IFS=: read -r s n r p <<<"$cell"
+            run_cell "$s" "$n" "$r" "$p"
+            ;;
+        esac
     done
     exit 0
 fi
@@ -181,33 +220,5 @@ done
 for cell in $H2_EXTRA; do
     for server in ringcast nchan; do run_cell $server "${cell%:*}" "${cell#*:}" h2; done
 done
-
-# h2load: finite streams (?limit=100) over h2c from a stream with history, 100 per connection.
-echo "== h2load: $H2LOAD_N finite streams of 100 events over h2c (10 connections x 100 streams), ringcast"
-start_server ringcast
-"$BENCH" --url "http://127.0.0.1:$PORT/streams/hist" --streams 0 --rate 50000 --duration 0.2 --warmup 0 \
-    --kafka "@$DIR/rings/kafka-bootstrap" --topic hist >/dev/null
-cpu_of() { # CPU seconds of a process and its children
-    local pids="$1 $(cat /proc/"$1"/task/*/children 2>/dev/null)" t=0 p
-    for p in $pids; do t=$((t + $(awk '{ print $14 + $15 }' /proc/"$p"/stat 2>/dev/null || echo 0))); done
-    echo "$t $(getconf CLK_TCK)" | awk '{ printf "%.2f", $1 / $2 }'
-}
-c0=$(cpu_of "$edge")
-h2load -c 10 -m 100 -n "$H2LOAD_N" "http://127.0.0.1:$PORT/streams/hist?limit=100" >"$DIR/h2load.out" 2>&1 || true
-c1=$(cpu_of "$edge")
-grep -E "^finished|^requests|^traffic|^time for request" "$DIR/h2load.out"
-awk -v c0="$c0" -v c1="$c1" -v n="$H2LOAD_N" '
-    /^finished in/ { secs = $3 + 0; if ($3 ~ /ms,$/) secs /= 1000; rps = $4 + 0 }
-    /^requests:/ { ok = $8 + 0 }
-    END { ev = ok * 100; printf "{\"streams\":%d,\"succeeded\":%d,\"seconds\":%.3f,\"streams_per_s\":%.1f,\"events\":%d,\"events_per_s\":%.0f,\"edge_cpu_s\":%.2f,\"edge_cpu_per_mevent\":%.3f}\n", n, ok, secs, rps, ev, secs ? ev / secs : 0, c1 - c0, ev ? (c1 - c0) / (ev / 1e6) : 0 }
-' "$DIR/h2load.out" | tee "$OUT/h2load.json"
-stop_server
-
-# Many concurrent streams: ringcast over HTTP/2, 100 streams per connection, memory per stream
-# before publishing, then 10 events/s to every stream.
-echo "== $BIG concurrent ringcast streams over HTTP/2 ($((BIG / 100)) connections x 100 streams)"
-start_server ringcast
-"$BENCH" --url "http://127.0.0.1:$PORT/streams/bench" --h2 --streams "$BIG" --conns $((BIG / 100)) --ramp 2000 \
-    --duration 5 --rate 10 "${PHASES[@]}" --kafka "@$DIR/rings/kafka-bootstrap" --topic bench --server-pid "$edge" \
-    --server-pid "$bridge" --label "ringcast $BIG streams h2" --json "$OUT/big.json" | sed 1d
-stop_server
+run_h2load
+run_big
