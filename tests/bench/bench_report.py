@@ -40,6 +40,13 @@ def main():
 
     out = []
     w = out.append
+
+    def block(name):
+        """A part's text output, as it was printed."""
+        w("```")
+        w(text(os.path.join(res, name + ".txt")))
+        w("```")
+        w("")
     w("# ringcast benchmarks")
     w("")
     w("Written by `make bench` (`scripts/bench.sh`, which calls `tests/bench/bench_report.py`); do not edit by hand.")
@@ -56,16 +63,10 @@ def main():
     w("")
     w("## 1. Ring write / read (`build/bench/ring_bench`)")
     w("")
-    w("```")
-    w(text(os.path.join(res, "ring.txt")))
-    w("```")
-    w("")
+    block("ring")
     w("## 2. Bridge ingest (`scripts/bench-ingest.sh`)")
     w("")
-    w("```")
-    w(text(os.path.join(res, "ingest.txt")))
-    w("```")
-    w("")
+    block("ingest")
     w("## 3. Fan-out: ringcast and nginx + nchan side by side (`scripts/bench-compare.sh`)")
     w("")
     w("The same client (`build/ringcast-bench`) and the same 100-byte stamped events for both servers;")
@@ -121,10 +122,7 @@ def main():
     w("")
     w("### ringcast's edge alone (`scripts/bench-edge.sh`: one worker, ring -> client latency)")
     w("")
-    w("```")
-    w(text(os.path.join(res, "edge.txt")))
-    w("```")
-    w("")
+    block("edge")
     w("## 4. h2load: finite streams over h2c (`?limit=100`), ringcast")
     w("")
     h2p = os.path.join(res, "h2load.json")

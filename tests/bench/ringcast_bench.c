@@ -161,7 +161,7 @@ static struct {
     int h2, procs, pub_id, src_ips, publish_conns;
     long streams, conns;
     double ramp, duration, rate, settle, warmup, connect_timeout;
-    size_t size;
+    long size;
     int nservers;
     int server_pid[MAX_SERVERS];
     const char *kprops[32];
@@ -1397,7 +1397,7 @@ static void http_pub_service(http_pub_t *h)
 static void pub_send(void)
 {
     char v[1 << 16];
-    size_t size = opt.size < sizeof(v) ? opt.size : sizeof(v);
+    size_t size = (size_t)opt.size < sizeof(v) ? (size_t)opt.size : sizeof(v);
     http_pub_t *h = pub.rk != NULL ? NULL : &pub.hp[pub.sent % (uint64_t)pub.nhp];
     uint64_t seq = h != NULL ? h->seq++ : pub.seq++;
     int who = opt.pub_id + (h != NULL ? (int)(h - pub.hp) : 0);
@@ -1614,7 +1614,7 @@ static void report(const proc_result_t *t, double client_cpu)
     printf("  streams ready %" PRIu64 ", connect errors %" PRIu64 ", HTTP errors %" PRIu64
            ", ended by the server %" PRIu64 ", parse errors %" PRIu64 "\n",
            t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
-    printf("  published %" PRIu64 " events (%.0f/s of %zu B via %s; %" PRIu64 " acknowledged, %" PRIu64 " errors)\n",
+    printf("  published %" PRIu64 " events (%.0f/s of %ld B via %s; %" PRIu64 " acknowledged, %" PRIu64 " errors)\n",
            pub.sent, opt.rate, opt.size, via, pub.acked, pub.errors);
     printf("  delivered %" PRIu64 " events in %.2f s = %.0f events/s", t->events, secs, evs);
     if (opt.rate > 0 && t->streams_ready)
@@ -1652,7 +1652,7 @@ static void report(const proc_result_t *t, double client_cpu)
             ",\"ended\":%" PRIu64 ",\"parse_errors\":%" PRIu64,
             t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
     fprintf(f,
-            ",\"publisher\":\"%s\",\"rate\":%.0f,\"size\":%zu,\"published\":%" PRIu64 ",\"acked\":%" PRIu64
+            ",\"publisher\":\"%s\",\"rate\":%.0f,\"size\":%ld,\"published\":%" PRIu64 ",\"acked\":%" PRIu64
             ",\"publish_errors\":%" PRIu64,
             via, opt.rate, opt.size, pub.sent, pub.acked, pub.errors);
     fprintf(f, ",\"seconds\":%.3f,\"events\":%" PRIu64 ",\"events_per_s\":%.1f,\"bytes\":%" PRIu64, secs, t->events,
@@ -1718,141 +1718,79 @@ static void usage(FILE *f)
             MAX_PUB - 1);
 }
 
+/* The long options: each writes one field of opt, by the kind of its value. */
+enum { K_STR, K_LONG, K_INT, K_DBL, K_FLAG, K_PID };
+static const struct {
+    const char *name;
+    int kind;
+    void *to;
+} options[] = {
+    {"url", K_STR, &opt.url},
+    {"streams", K_LONG, &opt.streams},
+    {"conns", K_LONG, &opt.conns},
+    {"h2", K_FLAG, &opt.h2},
+    {"ramp", K_DBL, &opt.ramp},
+    {"procs", K_INT, &opt.procs},
+    {"src-ips", K_INT, &opt.src_ips},
+    {"duration", K_DBL, &opt.duration},
+    {"rate", K_DBL, &opt.rate},
+    {"size", K_LONG, &opt.size},
+    {"kafka", K_STR, &opt.kafka},
+    {"topic", K_STR, &opt.topic},
+    {"publish-url", K_STR, &opt.publish_url},
+    {"publish-conns", K_INT, &opt.publish_conns},
+    {"pub-id", K_INT, &opt.pub_id},
+    {"ring", K_STR, &opt.ring},
+    {"server-pid", K_PID, NULL},
+    {"warmup", K_DBL, &opt.warmup},
+    {"settle", K_DBL, &opt.settle},
+    {"connect-timeout", K_DBL, &opt.connect_timeout},
+    {"json", K_STR, &opt.json},
+    {"dump", K_STR, &opt.dump},
+    {"label", K_STR, &opt.label},
+};
+
 int main(int argc, char **argv)
 {
-    enum {
-        O_STREAMS = 256,
-        O_CONNS,
-        O_H2,
-        O_RAMP,
-        O_PROCS,
-        O_SRC,
-        O_DUR,
-        O_RATE,
-        O_SIZE,
-        O_KAFKA,
-        O_TOPIC,
-        O_PUBURL,
-        O_PUBCONNS,
-        O_PUBID,
-        O_RING,
-        O_SERVER,
-        O_WARMUP,
-        O_SETTLE,
-        O_CTIMEOUT,
-        O_JSON,
-        O_DUMP,
-        O_LABEL,
-        O_URL
-    };
-    static const struct option longs[] = {{"url", 1, NULL, O_URL},
-                                          {"streams", 1, NULL, O_STREAMS},
-                                          {"conns", 1, NULL, O_CONNS},
-                                          {"h2", 0, NULL, O_H2},
-                                          {"ramp", 1, NULL, O_RAMP},
-                                          {"procs", 1, NULL, O_PROCS},
-                                          {"src-ips", 1, NULL, O_SRC},
-                                          {"duration", 1, NULL, O_DUR},
-                                          {"rate", 1, NULL, O_RATE},
-                                          {"size", 1, NULL, O_SIZE},
-                                          {"kafka", 1, NULL, O_KAFKA},
-                                          {"topic", 1, NULL, O_TOPIC},
-                                          {"publish-url", 1, NULL, O_PUBURL},
-                                          {"publish-conns", 1, NULL, O_PUBCONNS},
-                                          {"pub-id", 1, NULL, O_PUBID},
-                                          {"ring", 1, NULL, O_RING},
-                                          {"server-pid", 1, NULL, O_SERVER},
-                                          {"warmup", 1, NULL, O_WARMUP},
-                                          {"settle", 1, NULL, O_SETTLE},
-                                          {"connect-timeout", 1, NULL, O_CTIMEOUT},
-                                          {"json", 1, NULL, O_JSON},
-                                          {"dump", 1, NULL, O_DUMP},
-                                          {"label", 1, NULL, O_LABEL},
-                                          {"help", 0, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    struct option longs[RC_ARRAY_SIZE(options) + 2];
+    for (size_t i = 0; i < RC_ARRAY_SIZE(options); i++)
+        longs[i] = (struct option){options[i].name, options[i].kind != K_FLAG, NULL, 256 + (int)i};
+    longs[RC_ARRAY_SIZE(options)] = (struct option){"help", 0, NULL, 'h'};
+    longs[RC_ARRAY_SIZE(options) + 1] = (struct option){NULL, 0, NULL, 0};
     int ch;
     while ((ch = getopt_long(argc, argv, "X:h", longs, NULL)) != -1) {
-        switch (ch) {
-        case O_URL:
-            opt.url = optarg;
-            break;
-        case O_STREAMS:
-            opt.streams = atol(optarg);
-            break;
-        case O_CONNS:
-            opt.conns = atol(optarg);
-            break;
-        case O_H2:
-            opt.h2 = 1;
-            break;
-        case O_RAMP:
-            opt.ramp = atof(optarg);
-            break;
-        case O_PROCS:
-            opt.procs = atoi(optarg);
-            break;
-        case O_SRC:
-            opt.src_ips = atoi(optarg);
-            break;
-        case O_DUR:
-            opt.duration = atof(optarg);
-            break;
-        case O_RATE:
-            opt.rate = atof(optarg);
-            break;
-        case O_SIZE:
-            opt.size = (size_t)atol(optarg);
-            break;
-        case O_KAFKA:
-            opt.kafka = optarg;
-            break;
-        case O_TOPIC:
-            opt.topic = optarg;
-            break;
-        case O_PUBURL:
-            opt.publish_url = optarg;
-            break;
-        case O_PUBCONNS:
-            opt.publish_conns = atoi(optarg);
-            break;
-        case O_PUBID:
-            opt.pub_id = atoi(optarg);
-            break;
-        case O_RING:
-            opt.ring = optarg;
-            break;
-        case O_SERVER:
-            if (opt.nservers == MAX_SERVERS)
-                die("at most %s --server-pid", "8");
-            opt.server_pid[opt.nservers++] = atoi(optarg);
-            break;
-        case O_WARMUP:
-            opt.warmup = atof(optarg);
-            break;
-        case O_SETTLE:
-            opt.settle = atof(optarg);
-            break;
-        case O_CTIMEOUT:
-            opt.connect_timeout = atof(optarg);
-            break;
-        case O_JSON:
-            opt.json = optarg;
-            break;
-        case O_DUMP:
-            opt.dump = optarg;
-            break;
-        case O_LABEL:
-            opt.label = optarg;
-            break;
-        case 'X':
+        if (ch >= 256 && ch < 256 + (int)RC_ARRAY_SIZE(options)) {
+            void *to = options[ch - 256].to;
+            switch (options[ch - 256].kind) {
+            case K_STR:
+                *(const char **)to = optarg;
+                break;
+            case K_LONG:
+                *(long *)to = atol(optarg);
+                break;
+            case K_INT:
+                *(int *)to = atoi(optarg);
+                break;
+            case K_DBL:
+                *(double *)to = atof(optarg);
+                break;
+            case K_FLAG:
+                *(int *)to = 1;
+                break;
+            case K_PID:
+                if (opt.nservers == MAX_SERVERS)
+                    die("at most %s --server-pid", "8");
+                opt.server_pid[opt.nservers++] = atoi(optarg);
+                break;
+            }
+        } else if (ch == 'X') {
             if (opt.nkprops == (int)RC_ARRAY_SIZE(opt.kprops))
                 die("too many -X (%s)", optarg);
             opt.kprops[opt.nkprops++] = optarg;
-            break;
-        case 'h':
+        } else if (ch == 'h') {
             usage(stdout);
             return 0;
-        default:
+        } else {
             usage(stderr);
             return 2;
         }
@@ -1867,7 +1805,7 @@ int main(int argc, char **argv)
     if (resolve(target.host, target.port, &target.sa) != 0)
         die("cannot resolve %s", target.host);
     snprintf(target.authority, sizeof(target.authority), "%s:%d", target.host, target.port);
-    if (opt.streams < 0 || opt.duration <= 0 || opt.ramp <= 0 || opt.rate < 0 || opt.pub_id < 0 ||
+    if (opt.streams < 0 || opt.duration <= 0 || opt.ramp <= 0 || opt.rate < 0 || opt.pub_id < 0 || opt.size < 0 ||
         opt.pub_id + opt.publish_conns > MAX_PUB || opt.publish_conns < 1 || opt.src_ips < 1)
         die("%s", "a numeric option is out of range (see --help)");
     if (opt.kafka != NULL && opt.topic == NULL)
