@@ -1671,10 +1671,9 @@ static void report(const proc_result_t *t, double client_cpu)
             mev > 0 ? client_cpu / mev : 0, run.pub_cpu);
     fprintf(f,
             ",\"server_cpu_s\":%.3f,\"server_cpu_per_mevent\":%.3f,\"server_pss_before\":%" PRIu64
-            ",\"server_pss_idle\":%" PRIu64 ",\"server_pss_end\":%" PRIu64 ",\"pss_per_stream\":%.0f}\n",
+            ",\"server_pss_idle\":%" PRIu64 ",\"server_pss_end\":%" PRIu64 ",\"pss_per_stream\":%.0f",
             server_cpu, mev > 0 ? server_cpu / mev : 0, rss_before, rss_idle, rss_end, per_stream);
     /* Each --server-pid group on its own, so a reader can tell e.g. the edge from the bridge. */
-    fseek(f, -2, SEEK_CUR);
     fprintf(f, ",\"servers\":[");
     for (int i = 0; i < opt.nservers; i++)
         fprintf(f,
