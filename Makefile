@@ -91,6 +91,8 @@ $(REL)/ringcast-demo-feed: $(call objs,$(REL),bridge/demo_feed.c $(COMMON_SRC))
 # The load generator of `make bench` (tests/bench/ringcast_bench.c): HTTP/1.1 and HTTP/2 SSE clients.
 $(REL)/ringcast-bench: $(call objs,$(REL),tests/bench/ringcast_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) $(NGHTTP2_LIBS) -lssl -lcrypto)
+$(ASAN)/ringcast-bench: $(call objs,$(ASAN),tests/bench/ringcast_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_asan),$(KAFKA_LIBS) $(NGHTTP2_LIBS) -lssl -lcrypto)
 
 # --- tests ---------------------------------------------------------------------------------------
 define test_prog # $(1)=variant dir, $(2)=name of the variant's flags variable
@@ -140,7 +142,8 @@ E2E_SUITE := \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
 	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
-	bench-client=tests/e2e/bench_client.sh
+	bench-client=tests/e2e/bench_client.sh \
+	bench-client-asan='BENCH=$(ASAN)/ringcast-bench tests/e2e/bench_client.sh'
 
 # Real Apache Kafka (a single-node KRaft broker that the test starts with scripts/kafka-up.sh).
 KAFKA_SUITE := \
@@ -154,7 +157,7 @@ BROWSER_SUITE := demo-browser=tests/browser/run.sh
 test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN)
 	@tests/run.sh $(UNIT_SUITE)
 
-test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
+test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge $(ASAN)/ringcast-bench
 	@tests/run.sh $(E2E_SUITE)
 
 test-kafka: all
@@ -163,7 +166,7 @@ test-kafka: all
 test-browser: all
 	@tests/run.sh $(BROWSER_SUITE)
 
-test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
+test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge $(ASAN)/ringcast-bench
 	@tests/run.sh $(UNIT_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
 
 # Ring, ingest, fan-out (ringcast and nginx + nchan), h2load: writes tests/bench/BENCHMARKS.md and
