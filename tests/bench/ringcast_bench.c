@@ -16,8 +16,9 @@
  * publisher: a jump is a gap, a repeat or step back a duplicate.
  *
  * A run goes through phases, the same in every client process: connect (ramp) -> settle (the servers'
- * idle memory per stream is read) -> warm-up (a few events wake every path, not counted) -> measure
- * (--duration) -> done. --server-pid PID (repeatable; each PID with its children, e.g. an edge or
+ * idle memory per stream is read once every request was sent) -> warm-up (a few events wake every
+ * path and bring the answers of servers that answer with a stream's first bytes; not counted) ->
+ * measure (--duration) -> done. --server-pid PID (repeatable; each PID with its children, e.g. an edge or
  * nginx master and its workers, or the bridge) reads /proc for the servers' CPU over the measured
  * span and their memory (PSS: shared pages split between the processes that map them). --procs K forks K client
  * processes (each under the 20k open-files cap) that share their counters and histograms through one shared mapping;
@@ -137,12 +138,9 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
 #define COUNTERS(X)                                                                                                    \
     X(conns)                                                                                                           \
     X(conns_open)                                                                                                      \
-    X(connect_errors)                                                                                                  \
-    X(streams)                                                                                                         \
-    X(streams_ready)                                                                                                   \
-    X(streams_failed)                                                                                                  \
-    X(http_errors)                                                                                                     \
-    X(ended) X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
+    X(conns_done)                                                                                                      \
+    X(streams_asked) X(connect_errors) X(streams) X(streams_ready) X(streams_failed) X(http_errors) X(ended)           \
+        X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 #define DECLARE(name) uint64_t name;
 typedef struct {
     COUNTERS(DECLARE)
@@ -573,6 +571,7 @@ static void conn_close(conn_t *c)
 static void conn_failed(conn_t *c)
 {
     c->res->connect_errors++;
+    c->res->conns_done++;
     conn_close(c);
 }
 
@@ -891,6 +890,8 @@ static int conn_established(conn_t *c)
     handshaking--;
     c->state = CS_OPEN;
     c->res->conns_open++;
+    c->res->conns_done++;
+    c->res->streams_asked += c->nstreams;
     if (opt.h2)
         return h2_start(c) == 0 ? conn_flush(c) : -1;
     char req[2600];
@@ -1498,6 +1499,38 @@ static int all_finished(void)
     return all_flag(1);
 }
 
+static int all_ready(void)
+{
+    return all_flag(0);
+}
+
+/* Every connection was established (its requests sent) or failed. A server holds a stream from its
+ * request on, though it may answer only with the stream's first bytes (an event or a heartbeat):
+ * this, not the answers, is when a server's idle memory per stream is read. */
+static int all_asked(void)
+{
+    for (int i = 0; i < run.nprocs; i++) {
+        const proc_result_t *r = &shm->r[i];
+        if (__atomic_load_n(&r->streams, __ATOMIC_RELAXED) == 0 && opt.streams > 0)
+            return 0;
+        if (__atomic_load_n(&r->conns_done, __ATOMIC_RELAXED) < r->conns)
+            return 0;
+    }
+    return 1;
+}
+
+/* Waits until cond() holds or timeout_s passed; says so on stderr if it did not. */
+static int wait_until(int (*cond)(void), double timeout_s, const char *what)
+{
+    uint64_t deadline = now_ns() + (uint64_t)(timeout_s * 1e9);
+    while (!cond() && now_ns() < deadline)
+        usleep(5000);
+    if (cond())
+        return 1;
+    fprintf(stderr, "ringcast-bench: %s within %.0f s\n", what, timeout_s);
+    return 0;
+}
+
 static void servers(double *cpu, uint64_t *rss)
 {
     for (int i = 0; i < opt.nservers; i++) {
@@ -1511,24 +1544,22 @@ static void servers(double *cpu, uint64_t *rss)
     }
 }
 
-/* Without a publisher every event from the first connection on is measured; the idle memory is read
- * once every stream answered (a server may answer only with its first bytes). The run lasts
- * --duration, longer if the streams are still answering (up to --connect-timeout), and ends early
- * when every stream ended. */
+/* Without a publisher every event from the first connection on is measured. The idle memory is read
+ * --settle after every request was sent; the run lasts --duration and ends early when every stream
+ * ended. */
 static void coordinate_passive(void)
 {
-    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt.duration * 1e9), ready_at = 0;
-    uint64_t give_up = t0 + (uint64_t)(opt.connect_timeout * 1e9);
+    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt.duration * 1e9), asked_at = 0;
     int idle_read = 0;
     while (!all_finished()) {
         uint64_t t = now_ns();
-        if (ready_at == 0 && all_flag(0))
-            ready_at = t;
-        if (ready_at && !idle_read && t >= ready_at + (uint64_t)(opt.settle * 1e9)) {
+        if (asked_at == 0 && all_asked())
+            asked_at = t;
+        if (asked_at && !idle_read && t >= asked_at + (uint64_t)(opt.settle * 1e9)) {
             servers(NULL, run.rss_idle);
             idle_read = 1;
         }
-        if (t >= end && (idle_read || t >= give_up))
+        if (t >= end && (idle_read || t >= t0 + (uint64_t)(opt.connect_timeout * 1e9)))
             break;
         usleep(2000);
     }
@@ -1545,11 +1576,7 @@ static void coordinate(void)
         coordinate_passive();
         return;
     }
-    uint64_t deadline = now_ns() + (uint64_t)(opt.connect_timeout * 1e9);
-    while (!all_flag(0) && now_ns() < deadline)
-        usleep(10000);
-    if (!all_flag(0))
-        fprintf(stderr, "ringcast-bench: not every stream answered within %.0f s\n", opt.connect_timeout);
+    wait_until(all_asked, opt.connect_timeout, "not every connection was established");
     usleep((useconds_t)(opt.settle * 1e6)); /* let the servers settle before their idle memory is read */
     servers(NULL, run.rss_idle);
     pthread_t watcher;
@@ -1567,8 +1594,10 @@ static void coordinate(void)
             rd_kafka_flush(pub.rk, 10000);
         double r = opt.rate < 100 ? opt.rate : 100;
         pub_run(opt.warmup, r, NULL);
-        pub_run(0.3, 0, NULL);
     }
+    /* Servers that answer a stream only with its first bytes have answered them all by now. */
+    wait_until(all_ready, opt.connect_timeout, "not every stream answered");
+    pub_run(0.3, 0, NULL);
     servers(run.server_cpu0, NULL);
     uint64_t t0 = now_ns();
     atomic_store(&shm->phase, PH_MEASURE);
@@ -1605,7 +1634,7 @@ static void report(const proc_result_t *t, double client_cpu)
         rss_idle += run.rss_idle[i];
         rss_end += run.rss_end[i];
     }
-    double per_stream = t->streams_ready ? ((double)rss_idle - (double)rss_before) / (double)t->streams_ready : 0;
+    double per_stream = t->streams_asked ? ((double)rss_idle - (double)rss_before) / (double)t->streams_asked : 0;
     const char *proto = opt.h2 ? (target.tls ? "h2" : "h2c") : (target.tls ? "http/1.1+tls" : "http/1.1");
     const char *via = opt.kafka ? "kafka" : opt.publish_url ? "http" : "none";
     printf("ringcast-bench%s%s: %" PRIu64 " streams over %" PRIu64 " connections (%s), %d client process%s\n",
@@ -1648,9 +1677,9 @@ static void report(const proc_result_t *t, double client_cpu)
     fprintf(f, "{\"label\":\"%s\",\"protocol\":\"%s\",\"procs\":%d,\"streams\":%" PRIu64 ",\"connections\":%" PRIu64,
             opt.label ? opt.label : "", proto, run.nprocs, t->streams, t->conns);
     fprintf(f,
-            ",\"streams_ready\":%" PRIu64 ",\"connect_errors\":%" PRIu64 ",\"http_errors\":%" PRIu64
-            ",\"ended\":%" PRIu64 ",\"parse_errors\":%" PRIu64,
-            t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
+            ",\"streams_asked\":%" PRIu64 ",\"streams_ready\":%" PRIu64 ",\"connect_errors\":%" PRIu64
+            ",\"http_errors\":%" PRIu64 ",\"ended\":%" PRIu64 ",\"parse_errors\":%" PRIu64,
+            t->streams_asked, t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
     fprintf(f,
             ",\"publisher\":\"%s\",\"rate\":%.0f,\"size\":%ld,\"published\":%" PRIu64 ",\"acked\":%" PRIu64
             ",\"publish_errors\":%" PRIu64,

@@ -69,7 +69,7 @@ ok "HTTP/1.1: 4 events delivered, none timed (no stamp in them)" grep -q '"event
 is "h2c: three streams on one connection, each parsed alike" "$(sort "$T/h2.dump")" \
     "$( (want_dump 0; want_dump 1; want_dump 2) | sort)"
 ok "h2c: 1 connection, 3 streams ready and ended, 12 events" \
-    grep -q '"protocol":"h2c".*"connections":1,"streams_ready":3,.*"ended":3,.*"events":12,' "$T/h2.json"
+    grep -q '"protocol":"h2c".*"connections":1,"streams_asked":3,"streams_ready":3,.*"ended":3,.*"events":12,' "$T/h2.json"
 
 "$BENCH" --url "https://127.0.0.1:$TLS_PORT/streams/known?limit=4" --h2 --streams 2 --duration 10 \
     --dump "$T/tls.dump" --json "$T/tls.json" >"$T/tls.out"
