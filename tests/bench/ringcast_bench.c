@@ -139,8 +139,10 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
     X(conns)                                                                                                           \
     X(conns_open)                                                                                                      \
     X(conns_done)                                                                                                      \
-    X(streams_asked) X(connect_errors) X(streams) X(streams_ready) X(streams_failed) X(http_errors) X(ended)           \
-        X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
+    X(streams_asked)                                                                                                   \
+    X(connect_errors)                                                                                                  \
+    X(streams) X(streams_ready) X(streams_failed) X(unanswered) X(http_errors) X(ended) X(parse_errors) X(events)      \
+        X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 #define DECLARE(name) uint64_t name;
 typedef struct {
     COUNTERS(DECLARE)
@@ -1075,8 +1077,12 @@ static void run_client(int idx, long c0, long c1)
         for (int k = 0; k < n; k++)
             conn_event(evs[k].data.ptr, evs[k].events);
     }
-    uint64_t ended = r->ended;
+    /* Closing what is left at the end is ours, not the server's doing: streams still waiting for
+     * their answer are counted as unanswered, not as failed or ended. */
+    uint64_t ended = r->ended, failed = r->streams_failed, http_errors = r->http_errors;
     for (long i = 0; i < nconns; i++) {
+        for (uint32_t k = 0; k < cs[i].nstreams; k++)
+            r->unanswered += cs[i].streams[k].state == ST_PENDING;
         if (cs[i].state != CS_CLOSED && cs[i].state != CS_IDLE)
             conn_close(&cs[i]);
         for (uint32_t k = 0; k < cs[i].nstreams; k++) {
@@ -1088,7 +1094,9 @@ static void run_client(int idx, long c0, long c1)
         }
         free(cs[i].streams);
     }
-    r->ended = ended; /* closing them ourselves at the end is not the server ending them */
+    r->ended = ended;
+    r->streams_failed = failed;
+    r->http_errors = http_errors;
     free(cs);
     close(ep);
     if (dump != NULL)
@@ -1640,9 +1648,9 @@ static void report(const proc_result_t *t, double client_cpu)
     printf("ringcast-bench%s%s: %" PRIu64 " streams over %" PRIu64 " connections (%s), %d client process%s\n",
            opt.label ? " " : "", opt.label ? opt.label : "", t->streams, t->conns, proto, run.nprocs,
            run.nprocs > 1 ? "es" : "");
-    printf("  streams ready %" PRIu64 ", connect errors %" PRIu64 ", HTTP errors %" PRIu64
-           ", ended by the server %" PRIu64 ", parse errors %" PRIu64 "\n",
-           t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
+    printf("  streams ready %" PRIu64 " (unanswered at the end %" PRIu64 "), connect errors %" PRIu64
+           ", HTTP errors %" PRIu64 ", ended by the server %" PRIu64 ", parse errors %" PRIu64 "\n",
+           t->streams_ready, t->unanswered, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
     printf("  published %" PRIu64 " events (%.0f/s of %ld B via %s; %" PRIu64 " acknowledged, %" PRIu64 " errors)\n",
            pub.sent, opt.rate, opt.size, via, pub.acked, pub.errors);
     printf("  delivered %" PRIu64 " events in %.2f s = %.0f events/s", t->events, secs, evs);
@@ -1677,9 +1685,11 @@ static void report(const proc_result_t *t, double client_cpu)
     fprintf(f, "{\"label\":\"%s\",\"protocol\":\"%s\",\"procs\":%d,\"streams\":%" PRIu64 ",\"connections\":%" PRIu64,
             opt.label ? opt.label : "", proto, run.nprocs, t->streams, t->conns);
     fprintf(f,
-            ",\"streams_asked\":%" PRIu64 ",\"streams_ready\":%" PRIu64 ",\"connect_errors\":%" PRIu64
-            ",\"http_errors\":%" PRIu64 ",\"ended\":%" PRIu64 ",\"parse_errors\":%" PRIu64,
-            t->streams_asked, t->streams_ready, t->connect_errors, t->http_errors, t->ended, t->parse_errors);
+            ",\"streams_asked\":%" PRIu64 ",\"streams_ready\":%" PRIu64 ",\"unanswered\":%" PRIu64
+            ",\"connect_errors\":%" PRIu64 ",\"http_errors\":%" PRIu64 ",\"ended\":%" PRIu64
+            ",\"parse_errors\":%" PRIu64,
+            t->streams_asked, t->streams_ready, t->unanswered, t->connect_errors, t->http_errors, t->ended,
+            t->parse_errors);
     fprintf(f,
             ",\"publisher\":\"%s\",\"rate\":%.0f,\"size\":%ld,\"published\":%" PRIu64 ",\"acked\":%" PRIu64
             ",\"publish_errors\":%" PRIu64,
@@ -1928,7 +1938,8 @@ int main(int argc, char **argv)
     report(total, client_cpu);
     if (dump != NULL)
         fclose(dump);
-    int rc = total->streams > 0 && total->streams_ready == 0; /* nothing to measure: a failed run */
+    /* Every stream refused or failed: nothing was measured, a failed run. */
+    int rc = total->streams > 0 && total->streams_ready == 0 && total->unanswered == 0;
     free(total);
     return rc;
 }

@@ -99,9 +99,14 @@ ok "Kafka publisher: events delivered to 3 live streams, no gap, no duplicate, a
 ok "the edge's CPU and memory were read" \
     python3 -c "import json,sys; j=json.load(open('$T/live.json')); sys.exit(not (j['servers'][0]['pss_idle'] > 0 and j['server_cpu_s'] >= 0))"
 
+# Idle live streams: held, counted as asked, their memory read; any still without an answer at the
+# end (an edge answers a live stream with its first bytes) is unanswered, not an error.
+"$BENCH" --url "$URL/streams/live" --streams 2 --duration 1 --server-pid "${PIDS[edge]}" --json "$T/idle.json" >/dev/null
+ok "idle streams: 2 asked, each ready or unanswered, no error" \
+    python3 -c "import json,sys; j=json.load(open('$T/idle.json')); sys.exit(not (j['streams_asked'] == 2 and j['streams_ready'] + j['unanswered'] == 2 and j['http_errors'] + j['connect_errors'] == 0 and j['server_pss_idle'] > 0))"
 "$BENCH" --url "$URL/streams/nosuch" --streams 2 --duration 1 --connect-timeout 5 --json "$T/404.json" >/dev/null
 is "a 404 is an HTTP error, and a run with no stream ready exits 1" "$?" 1
-ok "404s counted" grep -q '"streams_ready":0,"connect_errors":0,"http_errors":2' "$T/404.json"
+ok "404s counted" grep -q '"streams_ready":0,"unanswered":0,"connect_errors":0,"http_errors":2' "$T/404.json"
 
 # The WHATWG rules on bytes no edge would send, served in pieces of 1-5 bytes.
 cat >"$T/sse_server.py" <<'EOF'
