@@ -25,13 +25,14 @@
 # HTTP/2, joins the two protocols.
 #
 # Both servers run BENCH_WORKERS (default 2) workers: edge.workers and nginx's worker_processes,
-# with SO_REUSEPORT. nchan keeps every event: a message buffer of 1M messages for 10 min in 512 MiB
-# of shared memory. The publisher is Kafka (librdkafka producer into the mock cluster) for
-# ringcast and HTTP POST to nchan's publisher location, both stamping each event with the
-# CLOCK_MONOTONIC time and a sequence number: latency is publish->client on the same host.
-# Server CPU is read from /proc/<pid>/stat of every server process over the measured span:
-# for ringcast the edge (master + workers) and the bridge (which also runs the mock Kafka
-# cluster), both given; memory is PSS summed over those processes.
+# with SO_REUSEPORT and a listen backlog of 1024 (the edge's). nchan keeps every event: a message
+# buffer of 1M messages for 10 min in 512 MiB of shared memory. The publisher is Kafka (librdkafka
+# producer into the mock cluster) for ringcast and HTTP POST to nchan's publisher location (one
+# pipelined connection; BENCH_NCHAN_PUBLISHERS=C for C, each with its own sequence), both stamping
+# each event with the CLOCK_MONOTONIC time and a sequence number: latency is publish->client on
+# the same host. Server CPU is read from /proc/<pid>/stat of every server process over the
+# measured span: for ringcast the edge (master + workers) and the bridge (which also runs the mock
+# Kafka cluster), both given; memory is PSS summed over those processes.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/build/ringcast-bench
@@ -93,8 +94,8 @@ http {
     scgi_temp_path $DIR/nginx/tmp/scgi;
     nchan_shared_memory_size 512M;
     server {
-        listen 127.0.0.1:$NPORT reuseport;
-        listen 127.0.0.1:$((NPORT + 1)) reuseport http2;
+        listen 127.0.0.1:$NPORT reuseport backlog=1024;
+        listen 127.0.0.1:$((NPORT + 1)) reuseport http2 backlog=1024;
         location ~ ^/sub/(\w+)\$ {
             nchan_subscriber eventsource;
             nchan_channel_id \$1;

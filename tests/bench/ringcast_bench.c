@@ -16,13 +16,12 @@
  * publisher: a jump is a gap, a repeat or step back a duplicate.
  *
  * A run goes through phases, the same in every client process: connect (ramp) -> settle (the servers'
- * idle memory per stream is read once every request was sent) -> warm-up (a few events wake every
- * path and bring the answers of servers that answer with a stream's first bytes; not counted) ->
- * measure (--duration) -> done. --server-pid PID (repeatable; each PID with its children, e.g. an edge or
- * nginx master and its workers, or the bridge) reads /proc for the servers' CPU over the measured
- * span and their memory (PSS: shared pages split between the processes that map them). --procs K forks K client
- * processes (each under the 20k open-files cap) that share their counters and histograms through one shared mapping;
- * the parent publishes and sums.
+ * idle memory per stream is read once every request was sent and answered, or 2 s later) -> warm-up (a few events wake
+ * every path and bring the answers of servers that answer with a stream's first bytes; not counted) -> measure
+ * (--duration) -> done. --server-pid PID (repeatable; each PID with its children, e.g. an edge or nginx master and its
+ * workers, or the bridge) reads /proc for the servers' CPU over the measured span and their memory (PSS: shared pages
+ * split between the processes that map them). --procs K forks K client processes (each under the 20k open-files cap)
+ * that share their counters and histograms through one shared mapping; the parent publishes and sums.
  * --ring FILE adds ring->client latency: a watcher thread maps the ring read-only and is woken by the
  * bridge like an edge worker, noting when each sequence number appears in the ring.
  *
@@ -68,6 +67,10 @@
 #define READ_BUDGET (1 << 18) /* bytes read from one plain connection per wake-up, for fairness */
 #define KEEP_SMALL  192       /* bytes of a line / data kept when not dumping: enough for the stamp */
 #define KEEP_DUMP   (1 << 20) /* ... and when dumping every event whole */
+/* Seconds to wait, once every request was sent, for the answers before the idle memory is read: a
+ * server that answers at once (nchan) has then taken every connection off its accept queue; one
+ * that answers with a stream's first bytes (ringcast's edge) is read after this wait. */
+#define ANSWER_WAIT_S 2.0
 
 /* --- histogram ---------------------------------------------------------------------------------
  * Values (ns) below 128 have a bucket each; above, every power of two [2^e, 2^(e+1)) is split into
@@ -141,8 +144,9 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
     X(conns_done)                                                                                                      \
     X(streams_asked)                                                                                                   \
     X(connect_errors)                                                                                                  \
-    X(streams) X(streams_ready) X(streams_failed) X(unanswered) X(http_errors) X(ended) X(parse_errors) X(events)      \
-        X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
+    X(streams)                                                                                                         \
+    X(streams_ready) X(streams_failed) X(unanswered) X(http_errors) X(ended) X(parse_errors) X(events) X(bytes)        \
+        X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 #define DECLARE(name) uint64_t name;
 typedef struct {
     COUNTERS(DECLARE)
@@ -1557,13 +1561,15 @@ static void servers(double *cpu, uint64_t *rss)
  * ended. */
 static void coordinate_passive(void)
 {
-    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt.duration * 1e9), asked_at = 0;
+    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(opt.duration * 1e9), asked_at = 0, answered_at = 0;
     int idle_read = 0;
     while (!all_finished()) {
         uint64_t t = now_ns();
         if (asked_at == 0 && all_asked())
             asked_at = t;
-        if (asked_at && !idle_read && t >= asked_at + (uint64_t)(opt.settle * 1e9)) {
+        if (asked_at && !answered_at && (all_ready() || t >= asked_at + (uint64_t)(ANSWER_WAIT_S * 1e9)))
+            answered_at = t;
+        if (answered_at && !idle_read && t >= answered_at + (uint64_t)(opt.settle * 1e9)) {
             servers(NULL, run.rss_idle);
             idle_read = 1;
         }
@@ -1585,6 +1591,9 @@ static void coordinate(void)
         return;
     }
     wait_until(all_asked, opt.connect_timeout, "not every connection was established");
+    uint64_t answers_by = now_ns() + (uint64_t)(ANSWER_WAIT_S * 1e9);
+    while (!all_ready() && now_ns() < answers_by)
+        usleep(5000);
     usleep((useconds_t)(opt.settle * 1e6)); /* let the servers settle before their idle memory is read */
     servers(NULL, run.rss_idle);
     pthread_t watcher;
