@@ -5,7 +5,7 @@
 #   make test-unit  only the unit suite (C, TAP; normal, ASan+UBSan and TSan builds)
 #   make test-e2e   only the end-to-end suite (real processes, librdkafka's mock cluster)
 #   make test-kafka only the real Apache Kafka suite (starts a broker with scripts/kafka-up.sh)
-#   make bench      benchmarks (figures on stdout)
+#   make bench      benchmarks: tests/bench/BENCHMARKS.md and plots (BENCH_QUICK=1: a 2-minute smoke run)
 #   make demo       the live demo: bridge on the mock cluster, demo feed, edge; URLs printed
 #   make test-browser  only the browser suite (the demo page in chromium)
 #   make format     apply .clang-format to every C file
@@ -39,6 +39,7 @@ JSON_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 # libFuzzer ships with clang; Debian's clang-14 and libclang-rt-14-dev (scripts/install-deps.sh).
 FUZZ_CC      := clang-14
 CFLAGS_fuzz  := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghttp2)
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
@@ -55,7 +56,7 @@ TSAN := $(BUILD)/tsan
 FUZZ := $(BUILD)/fuzz
 
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
-            $(REL)/ringcast-demo-feed
+            $(REL)/ringcast-demo-feed $(REL)/ringcast-bench
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress \
               $(REL)/tests/test_iplimit $(REL)/tests/test_auth
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
@@ -67,7 +68,7 @@ TOOLS      := $(REL)/tests/sse_check
 FUZZ_TARGETS  := eventid query config ring sse
 FUZZERS       := $(patsubst %,$(FUZZ)/fuzz_%,$(FUZZ_TARGETS))
 FUZZ_REPLAYS  := $(patsubst %,$(ASAN)/tests/fuzz_%,$(FUZZ_TARGETS))
-BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/sse_bench $(REL)/bench/write_floor
+BENCHES    := $(REL)/bench/ring_bench $(REL)/bench/ingest_bench $(REL)/bench/write_floor
 
 MANPAGES := $(REL)/man/ringcast.yaml.5
 
@@ -117,6 +118,11 @@ $(REL)/ringcast-ringtool: $(call objs,$(REL),common/ringtool.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel))
 $(REL)/ringcast-demo-feed: $(call objs,$(REL),bridge/demo_feed.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) -lm)
+# The load generator of `make bench` (tests/bench/ringcast_bench.c): HTTP/1.1 and HTTP/2 SSE clients.
+$(REL)/ringcast-bench: $(call objs,$(REL),tests/bench/ringcast_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS) $(NGHTTP2_LIBS) -lssl -lcrypto)
+$(ASAN)/ringcast-bench: $(call objs,$(ASAN),tests/bench/ringcast_bench.c $(COMMON_SRC))
+	$(call link,$(CFLAGS_asan),$(KAFKA_LIBS) $(NGHTTP2_LIBS) -lssl -lcrypto)
 
 # --- tests ---------------------------------------------------------------------------------------
 define test_prog # $(1)=variant dir, $(2)=name of the variant's flags variable
@@ -168,8 +174,6 @@ $(REL)/bench/ring_bench: $(call objs,$(REL),tests/bench/ring_bench.c $(COMMON_SR
 	$(call link,$(CFLAGS_rel))
 $(REL)/bench/ingest_bench: $(call objs,$(REL),tests/bench/ingest_bench.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
-$(REL)/bench/sse_bench: $(call objs,$(REL),tests/bench/sse_bench.c $(COMMON_SRC))
-	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 $(REL)/bench/write_floor: $(call objs,$(REL),tests/bench/write_floor.c)
 	$(call link,$(CFLAGS_rel))
 
@@ -207,7 +211,9 @@ E2E_SUITE := \
 	faults-mock=tests/e2e/faults_mock.sh \
 	overload=tests/e2e/overload.sh \
 	ops=tests/e2e/ops.sh \
-	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh'
+	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh' \
+	bench-client=tests/e2e/bench_client.sh \
+	bench-client-asan='BENCH=$(ASAN)/ringcast-bench tests/e2e/bench_client.sh'
 
 # libFuzzer: each target for FUZZ_SECONDS (default 15) from its committed corpus and regressions;
 # what it finds on the way goes to a temporary directory, never into tests/fuzz/.
@@ -229,7 +235,7 @@ test-unit: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(FUZZ_REPLAYS)
 test-fuzz: all $(FUZZERS)
 	@tests/run.sh $(FUZZ_SUITE)
 
-test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge
+test-e2e: all $(ASAN)/ringcast-bridge $(ASAN)/ringcast-edge $(ASAN)/ringcast-bench
 	@tests/run.sh $(E2E_SUITE)
 
 test-kafka: all
@@ -239,15 +245,14 @@ test-browser: all
 	@tests/run.sh $(BROWSER_SUITE)
 
 test: all $(TESTS_REL) $(TESTS_ASAN) $(TESTS_TSAN) $(FUZZ_REPLAYS) $(FUZZERS) $(ASAN)/ringcast-bridge \
-      $(ASAN)/ringcast-edge
+      $(ASAN)/ringcast-edge $(ASAN)/ringcast-bench
 	@tests/run.sh $(UNIT_SUITE) $(FUZZ_SUITE) $(E2E_SUITE) $(KAFKA_SUITE) $(BROWSER_SUITE)
 
+# Ring, ingest, fan-out (ringcast and nginx + nchan), h2load: writes tests/bench/BENCHMARKS.md and
+# tests/bench/plots/. About 10 minutes; BENCH_QUICK=1 make bench is a 2-minute smoke run.
 bench: all $(BENCHES)
-	$(REL)/bench/ring_bench
-	scripts/bench-ingest.sh
-	scripts/bench-edge.sh
-	$(REL)/bench/write_floor --conns 100
-	$(REL)/bench/write_floor --conns 1000
+	scripts/install-deps.sh --bench
+	scripts/bench.sh
 
 demo:
 	@scripts/demo.sh

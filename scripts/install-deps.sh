@@ -7,16 +7,19 @@
 #   scripts/install-deps.sh --all    also the tools later suites use (kcat, h2load, curl, ...)
 #   scripts/install-deps.sh --browser  only Debian's chromium, for the browser tests
 #   scripts/install-deps.sh --soak     only gnuplot, for the plots of scripts/soak.sh
+#   scripts/install-deps.sh --bench  what `make bench` adds: nginx + nchan to compare with, gnuplot
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libc6-dev librdkafka-dev libh2o-evloop-dev libyaml-dev libssl-dev
             libsystemd-dev libjwt-dev libnghttp2-dev clang-format libjansson-dev clang-14 libclang-rt-14-dev"
 TEST_PKGS="kcat nghttp2-client curl openssl python3 valgrind systemd groff-base man-db"
+BENCH_PKGS="nginx libnginx-mod-nchan gnuplot-nox"
 
 case "${1:-}" in
     --all) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
     --browser) pkgs="chromium" ;;
     --soak) pkgs="gnuplot-nox" ;;
+    --bench) pkgs=$BENCH_PKGS ;;
     *) pkgs=$BUILD_PKGS ;;
 esac
 
