@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,7 +75,7 @@ static pid_t spawn(int id)
     rc_edge_worker_state_t *ws = &M.shared->workers[id];
     __atomic_store_n(&ws->ready, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&ws->applied_gen, M.shared->gen, __ATOMIC_RELAXED); /* it starts with M.cfg */
-    pid_t pid = fork();
+    pid_t master = getpid(), pid = fork();
     if (pid != 0) {
         if (pid < 0)
             rc_error("edge", "fork: %s", strerror(errno));
@@ -83,6 +84,11 @@ static pid_t spawn(int id)
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
+    /* A master killed outright (kill -9, OOM) must not leave its workers serving on their own: they
+     * get SIGTERM and drain. The check covers a master gone before the request was made. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master)
+        stop = 1;
     sigaction(SIGINT, &sa, NULL);
     /* Until the worker's loop can take a reload (it installs its own handler and then looks at the
      * generation, so nothing is missed), a SIGHUP must not kill it. */

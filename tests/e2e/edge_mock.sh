@@ -228,6 +228,16 @@ is "503 for a stream whose ring is missing" \
     "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT2/streams/ghost")" 503
 stop edge2 TERM
 
+# A master killed outright takes its workers with it: they drain and exit instead of serving alone.
+PORT3=$(free_port)
+sed "s/port: $PORT2/port: $PORT3/" "$T/ghost.yaml" >"$T/orphan.yaml"
+spawn edge3 "$EDGE" -c "$T/orphan.yaml"
+wait_for 20 curl -s "http://127.0.0.1:$PORT3/healthz"
+workers3=$(pgrep -P "${PIDS[edge3]}" | tr '\n' ' ' | sed 's/ $//')
+stop edge3 KILL
+gone() { for w in $workers3; do kill -0 "$w" 2>/dev/null && return 1; done; return 0; }
+ok "master kill -9: its workers ($workers3) exit too" wait_for 20 gone
+
 # SIGTERM drains: an open stream ends (cleanly) and the edge exits 0.
 sse 'live' 10 >"$T/drain.sse" &
 drain_pid=$!
