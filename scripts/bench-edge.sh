@@ -55,3 +55,6 @@ echo "== 100 HTTP/1.1 streams, 1k events/s, one worker"
     grep -E "delivered|latency|CPU"
 echo "== 1k HTTP/1.1 streams, 1k events/s, one worker"
 "$BENCH" --url "$URL" --streams 1000 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" --server-pid "$edge"
+echo "== 1k HTTP/2 streams (h2c, 10 connections x 100 streams), 1k events/s, one worker"
+"$BENCH" --url "$URL" --h2 --streams 1000 --conns 10 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" \
+    --server-pid "$edge" | grep -E "delivered|latency|CPU"
