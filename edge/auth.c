@@ -284,13 +284,10 @@ rc_token_result_t rc_auth_verify(const char *token, size_t len, int64_t now_s, j
 
 /* --- requests ---------------------------------------------------------------------------------- */
 
+/* Answers and says so: the access hooks return 1 once they answered. */
 static int answer(h2o_req_t *req, int status, const char *reason, const char *body)
 {
-    req->res.status = status;
-    req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/plain; charset=utf-8"));
-    h2o_send_inline(req, body, strlen(body));
+    rc_edge_reply(req, status, reason, body);
     return 1;
 }
 

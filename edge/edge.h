@@ -38,6 +38,11 @@ rc_edge_counters_t *rc_edge_counters_new(size_t workers, size_t slots);
 int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, struct st_rc_edge_shared_t *shared,
                        volatile sig_atomic_t *stop);
 
+/* Answers req with status and a short text/plain body (a static or pool string). Returns 0, what an
+ * h2o handler returns once it answered. */
+struct st_h2o_req_t;
+int rc_edge_reply(struct st_h2o_req_t *req, int status, const char *reason, const char *body);
+
 /* Binds and listens on one configured address with SO_REUSEPORT, non-blocking. Returns the fd,
  * or -1 with a message in err. */
 int rc_edge_listen(const rc_listen_conf_t *l, char *err, size_t errlen);

@@ -684,7 +684,7 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
 
 /* --- HTTP handlers ------------------------------------------------------------------------------- */
 
-static int reply(h2o_req_t *req, int status, const char *reason, const char *body)
+int rc_edge_reply(h2o_req_t *req, int status, const char *reason, const char *body)
 {
     req->res.status = status;
     req->res.reason = reason;
@@ -760,13 +760,14 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         if (st->conf->publish) {
             h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET, POST"));
-            return reply(req, 405, "Method Not Allowed", "this stream takes GET and POST\n");
+            return rc_edge_reply(req, 405, "Method Not Allowed", "this stream takes GET and POST\n");
         }
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("GET"));
-        return reply(req, 405, "Method Not Allowed", "only GET is allowed on this stream (it does not take POST)\n");
+        return rc_edge_reply(req, 405, "Method Not Allowed",
+                             "only GET is allowed on this stream (it does not take POST)\n");
     }
     if (!accepts_event_stream(req))
-        return reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
+        return rc_edge_reply(req, 406, "Not Acceptable", "this resource is text/event-stream\n");
     /* Parsed into one scratch query of the worker (a request is handled start to end here); the
      * client keeps only what it uses, so an idle stream costs bytes, not the query's 12 KiB. */
     static rc_query_t scratch;
@@ -776,11 +777,11 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     size_t qlen = req->query_at != SIZE_MAX ? req->path.len - req->query_at - 1 : 0;
     if (rc_query_parse(qs, qlen, q, err, sizeof(err)) != 0) {
         strcat(err, "\n");
-        return reply(req, 400, "Bad Request", err);
+        return rc_edge_reply(req, 400, "Bad Request", err);
     }
     if (st->ring == NULL || rc_ring_damaged(st->ring))
-        return reply(req, 503, "Service Unavailable",
-                     "stream not available: its ring is missing (is the bridge running?)\n");
+        return rc_edge_reply(req, 503, "Service Unavailable",
+                             "stream not available: its ring is missing (is the bridge running?)\n");
     int32_t ip_slot;
     if (rc_access_stream_begin(req, (size_t)W.id, st->ctr, &ip_slot))
         return 0; /* answered 429 */
@@ -818,12 +819,12 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
         /* since=: the first record at or after that time; when older records were evicted the
          * stream simply starts with the oldest kept (there is no cut to count a gap from). */
         if (rc_ring_find_time(st->ring, q->since_ms, &c->cur) == RC_LOOKUP_CORRUPT)
-            return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
+            return rc_edge_reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
     } else if (!resumed) {
         int ok =
             st->conf->start == RC_START_OLDEST ? rc_ring_oldest(st->ring, &c->cur) : rc_ring_head(st->ring, &c->cur);
         if (ok != 0)
-            return reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
+            return rc_edge_reply(req, 503, "Service Unavailable", "stream not available: its ring is not readable\n");
     }
     if (q->timeout_ms)
         c->deadline_ms = now_ms() + q->timeout_ms;
@@ -1075,14 +1076,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
      * that has a body, and closing its connection, drops those bytes. */
     if (req->entity.base != NULL && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
         req->http1_is_persistent = 0;
-        return reply(req, 400, "Bad Request", "a request body is only accepted with POST\n");
+        return rc_edge_reply(req, 400, "Bad Request", "a request body is only accepted with POST\n");
     }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/streams")) || h2o_memis(p.base, p.len, H2O_STRLIT("/streams/")))
         return serve_list(req);
     if (p.len > 9 && memcmp(p.base, "/streams/", 9) == 0) {
         stream_t *st = stream_named(p.base + 9, p.len - 9);
         if (st == NULL)
-            return reply(req, 404, "Not Found", "no such stream\n");
+            return rc_edge_reply(req, 404, "Not Found", "no such stream\n");
         return serve_stream(req, st);
     }
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/healthz")))
