@@ -43,8 +43,8 @@ NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghtt
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c edge/reload.c \
-              common/notify.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/reply.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c \
+              edge/reload.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -140,7 +140,7 @@ $(1)/tests/ring_garbage: $(call objs,$(1),tests/unit/ring_garbage.c $(COMMON_SRC
 	$$(call link,$$($(2)))
 $(1)/tests/test_iplimit: $(call objs,$(1),tests/unit/test_iplimit.c edge/iplimit.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
-$(1)/tests/test_auth: $(call objs,$(1),tests/unit/test_auth.c edge/auth.c edge/iplimit.c edge/query.c $(CONFIG_SRC) $(COMMON_SRC))
+$(1)/tests/test_auth: $(call objs,$(1),tests/unit/test_auth.c edge/auth.c edge/reply.c edge/iplimit.c edge/query.c $(CONFIG_SRC) $(COMMON_SRC))
 	$$(call link,$$($(2)),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS))
 endef
 # The flags go by name: a comma in their value would split the call's arguments.

@@ -684,16 +684,6 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
 
 /* --- HTTP handlers ------------------------------------------------------------------------------- */
 
-int rc_edge_reply(h2o_req_t *req, int status, const char *reason, const char *body)
-{
-    req->res.status = status;
-    req->res.reason = reason;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("text/plain; charset=utf-8"));
-    h2o_send_inline(req, body, strlen(body));
-    return 0;
-}
-
 static stream_t *stream_named(const char *name, size_t len)
 {
     for (size_t i = 0; i < W.n_streams; i++)
