@@ -489,13 +489,31 @@ static void sent(client_t *c)
     c->pre_sent = NULL;
 }
 
+/* A send is done and the stream goes on: a client that has sent everything up to the head waits
+ * there for the bridge's next wake-up (most of them, most of the time); one that has more to send
+ * is pumped on the next loop turn, so that no client keeps the loop to itself. */
+static void next_send(client_t *c)
+{
+    rc_cursor_t head;
+    stream_t *st = c->st;
+    if (c->pre_len == 0 && !c->finished && st->ring != NULL && !rc_ring_damaged(st->ring) &&
+        rc_ring_head(st->ring, &head) == 0 && head.pos == c->cur.pos) {
+        if (!c->waiting) {
+            h2o_linklist_insert(&st->waiting, &c->link_wait);
+            c->waiting = 1;
+        }
+        return;
+    }
+    defer_pump(c);
+}
+
 static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
 {
     (void)req;
     client_t *c = (client_t *)g;
     sent(c);
     if (!c->final_sent)
-        defer_pump(c);
+        next_send(c);
 }
 
 /* Takes the client off every list of the worker; its memory goes with client_destroy. */
@@ -574,7 +592,7 @@ static void on_h1_written(h2o_socket_t *sock, const char *err)
     }
     sent(c);
     if (!c->final_sent) {
-        defer_pump(c);
+        next_send(c);
         return;
     }
     if (!c->keepalive || W.draining) {
