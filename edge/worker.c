@@ -86,7 +86,7 @@ typedef struct st_stream_t {
     int retired;             /* left the config by a reload: open streams go on, new requests get 404 */
 } stream_t;
 
-/* A client's filters, copied from its query string into its request's pool at their own sizes. */
+/* A client's filters, copied from its query string at their own sizes (client_new). */
 typedef struct st_filter_t {
     h2o_iovec_t *keys, *events;
     int32_t *partitions;
@@ -147,7 +147,6 @@ typedef struct st_worker_t {
     size_t cap;               /* room in streams[]: stream_t never move, clients point at them */
     int hup_pipe[2];          /* SIGHUP's handler writes, the loop reads: a reload runs in the loop */
     h2o_socket_t *hup_sock;
-    h2o_timeout_entry_t ops_entry;
 } worker_t;
 
 static worker_t W;
@@ -219,6 +218,20 @@ static void chunks_forget(stream_t *st)
 /* --- clients ---------------------------------------------------------------------------------- */
 
 static void defer_pump(client_t *c);
+
+/* If the client has had everything up to the ring's head, it waits there for the bridge's next
+ * wake-up: returns 1. Else 0 (it has more to read). */
+static int wait_at_head(client_t *c)
+{
+    rc_cursor_t head;
+    if (rc_ring_head(c->st->ring, &head) != 0 || head.pos != c->cur.pos)
+        return 0;
+    if (!c->waiting) {
+        h2o_linklist_insert(&c->st->waiting, &c->link_wait);
+        c->waiting = 1;
+    }
+    return 1;
+}
 
 static void unwait(client_t *c)
 {
@@ -305,12 +318,6 @@ static void take_pre(client_t *c, h2o_iovec_t *iov, size_t *n)
 /* Appends an SSE event without id (gap, reset) to the client's preamble. */
 static void add_event(client_t *c, const char *event, const char *json)
 {
-    char buf[1024];
-    int k = snprintf(buf, sizeof(buf), "event: %s\ndata: %s\n\n", event, json);
-    if (k > 0 && (size_t)k < sizeof(buf)) {
-        add_pre(c, buf, (size_t)k);
-        return;
-    }
     add_pre(c, H2O_STRLIT("event: "));
     add_pre(c, event, strlen(event));
     add_pre(c, H2O_STRLIT("\ndata: "));
@@ -438,15 +445,8 @@ static void pump(client_t *c)
     if (n == 0)
         take_pre(c, iov, &n); /* the retry hint opens a stream at once, a gap or reset is said at once */
     if (n == 0 && !c->finished) {
-        rc_cursor_t head;
-        if (rc_ring_head(st->ring, &head) == 0 && head.pos == c->cur.pos) {
-            if (!c->waiting) {
-                h2o_linklist_insert(&st->waiting, &c->link_wait);
-                c->waiting = 1;
-            }
-        } else {
+        if (!wait_at_head(c))
             defer_pump(c); /* more records, all filtered out so far: continue on the next loop turn */
-        }
         return;
     }
     unwait(c);
@@ -494,16 +494,9 @@ static void sent(client_t *c)
  * is pumped on the next loop turn, so that no client keeps the loop to itself. */
 static void next_send(client_t *c)
 {
-    rc_cursor_t head;
     stream_t *st = c->st;
-    if (c->pre_len == 0 && !c->finished && st->ring != NULL && !rc_ring_damaged(st->ring) &&
-        rc_ring_head(st->ring, &head) == 0 && head.pos == c->cur.pos) {
-        if (!c->waiting) {
-            h2o_linklist_insert(&st->waiting, &c->link_wait);
-            c->waiting = 1;
-        }
+    if (c->pre_len == 0 && !c->finished && st->ring != NULL && !rc_ring_damaged(st->ring) && wait_at_head(c))
         return;
-    }
     defer_pump(c);
 }
 
@@ -1125,8 +1118,14 @@ static void check_rings(void)
 {
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
-        if (st->retired && st->n_clients == 0)
-            continue; /* removed by a reload, and nobody reads it any more */
+        if (st->retired && st->n_clients == 0) { /* removed by a reload, and nobody reads it any more */
+            if (st->ring != NULL) {
+                chunks_forget(st);
+                rc_ring_close(st->ring);
+                st->ring = NULL;
+            }
+            continue;
+        }
         struct stat s;
         int exists = stat(st->path, &s) == 0;
         int damaged = st->ring != NULL && rc_ring_damaged(st->ring);
@@ -1214,6 +1213,8 @@ static void connect_bridge(void)
 static void on_housekeep(h2o_timeout_entry_t *entry)
 {
     (void)entry;
+    /* The master's watchdog looks at this: a loop that stops running stops it. */
+    __atomic_store_n(&W.shared->workers[W.id].heartbeat_ns, rc_now_mono_ns(), __ATOMIC_RELAXED);
     check_rings();
     connect_bridge();
     if (W.publisher != NULL)
@@ -1484,23 +1485,6 @@ static void on_hup(h2o_socket_t *sock, const char *err)
     apply_reload();
 }
 
-/* Every HOUSEKEEP_MS: the heartbeat the master's watchdog looks at, and the rings of removed
- * streams that nobody reads any more are unmapped. */
-static void on_ops_tick(h2o_timeout_entry_t *entry)
-{
-    (void)entry;
-    __atomic_store_n(&W.shared->workers[W.id].heartbeat_ns, rc_now_mono_ns(), __ATOMIC_RELAXED);
-    for (size_t i = 0; i < W.n_streams; i++) {
-        stream_t *st = &W.streams[i];
-        if (st->retired && st->n_clients == 0 && st->ring != NULL) {
-            chunks_forget(st);
-            rc_ring_close(st->ring);
-            st->ring = NULL;
-        }
-    }
-    h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.ops_entry);
-}
-
 /* Called once the listeners are open: SIGHUP now reloads, and the master learns the worker serves. */
 static void ops_start(void)
 {
@@ -1518,8 +1502,7 @@ static void ops_start(void)
     /* A reload published while this worker was starting (SIGHUP was ignored until now). */
     if (__atomic_load_n(&W.shared->gen, __ATOMIC_ACQUIRE) != W.gen)
         on_sighup(SIGHUP);
-    W.ops_entry.cb = on_ops_tick;
-    on_ops_tick(&W.ops_entry);
+    __atomic_store_n(&W.shared->workers[W.id].heartbeat_ns, rc_now_mono_ns(), __ATOMIC_RELAXED);
     __atomic_store_n(&W.shared->workers[W.id].ready, 1, __ATOMIC_RELEASE);
 }
 
