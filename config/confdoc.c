@@ -147,6 +147,15 @@ static void cell(const char *text)
     }
 }
 
+/* "non-empty list of strings", or with a most: "list of 1-16 strings". */
+static void list_of(FILE *out, const rc_conf_key_t *row, const char *what)
+{
+    if (row->max > 0)
+        fprintf(out, "list of %lld-%lld %s", (long long)row->min, (long long)row->max, what);
+    else
+        fprintf(out, "%slist of %s", row->min > 0 ? "non-empty " : "", what);
+}
+
 static void print_type(FILE *out, const rc_conf_key_t *row)
 {
     char lo[32], hi[32];
@@ -181,13 +190,13 @@ static void print_type(FILE *out, const rc_conf_key_t *row)
         fprintf(out, "duration %s..%s", lo, hi);
         break;
     case RC_CONF_STRINGS:
-        fprintf(out, "%slist of strings", row->min > 0 ? "non-empty " : "");
+        list_of(out, row, "strings");
         break;
     case RC_CONF_STRING_MAP:
         fprintf(out, "mapping of strings");
         break;
     case RC_CONF_LIST:
-        fprintf(out, "%slist of mappings", row->min > 0 ? "non-empty " : "");
+        list_of(out, row, "mappings");
         break;
     }
 }

@@ -455,7 +455,10 @@ static void set_scalar(loader_t *l, const rc_conf_key_t *row, const node_t *n, c
         break;
     case RC_CONF_INT:
         if (parse_int(s, &i) == 0 && i >= row->min && i <= row->max) {
-            store_int(field, row->size, i);
+            if (row->check_int != NULL && (reason = row->check_int(i)) != NULL)
+                bad_value(l, n, shown, reason);
+            else
+                store_int(field, row->size, i);
         } else {
             snprintf(why, sizeof(why), "must be an integer from %" PRId64 " to %" PRId64, row->min, row->max);
             bad_value(l, n, shown, why);
@@ -486,14 +489,21 @@ static void set_scalar(loader_t *l, const rc_conf_key_t *row, const node_t *n, c
 
 static bool count_ok(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown)
 {
-    if (n->n_kids >= (uint64_t)row->min)
-        return true;
-    if (row->min == 1)
-        fail(l, n->line, shown, "must not be empty");
-    else
-        fail(l, n->line, shown, "must have at least %" PRId64 " items", row->min);
-    return false;
+    if (n->n_kids < (uint64_t)row->min) {
+        if (row->min == 1)
+            fail(l, n->line, shown, "must not be empty");
+        else
+            fail(l, n->line, shown, "must have at least %" PRId64 " items", row->min);
+        return false;
+    }
+    if (row->max > 0 && n->n_kids > (uint64_t)row->max) {
+        fail(l, n->line, shown, "must have at most %" PRId64 " items (got %zu)", row->max, n->n_kids);
+        return false;
+    }
+    return true;
 }
+
+static size_t *find_duplicates(const char **names, size_t n);
 
 static void set_strings(loader_t *l, const rc_conf_key_t *row, const node_t *n, const char *shown, char *base)
 {
@@ -513,6 +523,23 @@ static void set_strings(loader_t *l, const rc_conf_key_t *row, const node_t *n, 
         else
             v[i] = rc_strdup(s);
     }
+    if (!row->unique)
+        return;
+    /* A repeated item is reported and dropped, so that later checks see each value once. */
+    size_t *first = find_duplicates((const char **)v, n->n_kids);
+    for (size_t i = 0; i < n->n_kids; i++) {
+        if (first[i] == SIZE_MAX)
+            continue;
+        char q[QUOTE_BUF], first_shown[SHOWN_MAX];
+        quote(q, v[i], strlen(v[i]));
+        snprintf(item_shown, sizeof(item_shown), "%s[%zu]", shown, i);
+        snprintf(first_shown, sizeof(first_shown), "%s[%zu]", shown, first[i]);
+        fail(l, n->kids[i]->line, item_shown, "duplicate \"%s\" (first at %s, line %d)", q, first_shown,
+             n->kids[first[i]]->line);
+        free(v[i]);
+        v[i] = NULL;
+    }
+    free(first);
 }
 
 static int compare_names(const void *a, const void *b, void *names)
@@ -682,6 +709,54 @@ static void walk_map(loader_t *l, const node_t *map, int line, const char *prefi
     free(seen);
 }
 
+/*
+ * With kafka.brokers: mock, the bridge creates each topic with the largest `partitions` of the
+ * streams that read it, and a stream's ring must have a lane for every partition of its topics:
+ * their sum may not pass ring.max_partitions (itself at most what an event id can name). Sorting
+ * the (stream, topic) pairs by topic keeps this O(n log n) for any number of streams.
+ */
+static void check_mock_partitions(loader_t *l, const rc_config_t *c)
+{
+    char shown[SHOWN_MAX];
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < c->n_streams; i++)
+        n += c->streams[i].n_topics;
+    const char **topics = rc_calloc(n, sizeof(*topics));
+    size_t *stream_of = rc_calloc(n, sizeof(*stream_of));
+    int64_t *parts = rc_calloc(n, sizeof(*parts));
+    for (size_t i = 0; i < c->n_streams; i++) {
+        for (size_t t = 0; t < c->streams[i].n_topics; t++, k++) {
+            topics[k] = c->streams[i].topics[t]; /* NULL after an error in it: skipped */
+            stream_of[k] = i;
+        }
+    }
+    /* parts[] of a topic's first pair collects the largest partitions of its streams. */
+    size_t *first = find_duplicates(topics, n);
+    for (k = 0; k < n; k++) {
+        size_t f = first[k] != SIZE_MAX ? first[k] : k;
+        int64_t p = c->streams[stream_of[k]].partitions;
+        parts[f] = p > parts[f] ? p : parts[f];
+    }
+    int64_t *sum = rc_calloc(c->n_streams, sizeof(*sum));
+    for (k = 0; k < n; k++)
+        if (topics[k] != NULL)
+            sum[stream_of[k]] += parts[first[k] != SIZE_MAX ? first[k] : k];
+    for (size_t i = 0; i < c->n_streams; i++) {
+        if (c->ring.max_partitions == 0 || sum[i] <= (int64_t)c->ring.max_partitions)
+            continue; /* max_partitions 0: its own error was reported */
+        snprintf(shown, sizeof(shown), "streams[%zu].partitions", i);
+        fail(l, c->streams[i].line, shown,
+             "the mock cluster gives this stream's topics %" PRId64 " partitions in all, more than "
+             "ring.max_partitions (%" PRIu32 "); a topic of several streams gets the largest of their partitions",
+             sum[i], c->ring.max_partitions);
+    }
+    free(sum);
+    free(first);
+    free(parts);
+    free(stream_of);
+    free(topics);
+}
+
 /* Rules that involve more than one key. */
 static void check_across(loader_t *l, const rc_config_t *c)
 {
@@ -710,6 +785,8 @@ static void check_across(loader_t *l, const rc_config_t *c)
                  "required needs edge.auth.hs256_secret_file or edge.auth.rs256_public_key");
         }
     }
+    if (c->kafka.brokers != NULL && strcmp(c->kafka.brokers, "mock") == 0)
+        check_mock_partitions(l, c);
     for (size_t i = 0; i < c->edge.n_listen; i++) {
         const rc_listen_conf_t *li = &c->edge.listen[i];
         if ((li->tls_cert == NULL) != (li->tls_key == NULL)) {

@@ -158,6 +158,8 @@ typedef enum {
 
 /* Checks a string value beyond its type: returns NULL, or the reason it is wrong ("must be ..."). */
 typedef const char *(*rc_conf_check_t)(const char *value);
+/* The same for an integer already within the row's range. */
+typedef const char *(*rc_conf_check_int_t)(int64_t value);
 
 typedef struct st_rc_conf_key_t {
     /* Dotted path; "[]" marks the items of a list: "streams[].name". A row follows its parent. */
@@ -171,9 +173,11 @@ typedef struct st_rc_conf_key_t {
     size_t count_offset;           /* STRINGS, STRING_MAP, LIST: the size_t item count */
     size_t item_size, line_offset; /* LIST: the item struct and its `int line` field */
     const char *const *values;     /* STRING, ENUM: the allowed words, NULL-terminated */
-    int64_t min, max;              /* INT, SIZE, DURATION: range; STRINGS, LIST: min is the least count */
+    int64_t min, max; /* INT, SIZE, DURATION: range; STRINGS, LIST: least and most items (max 0: no limit) */
     bool required;
-    rc_conf_check_t check; /* STRING, STRINGS: extra validation of each value */
+    bool unique;                   /* STRINGS: an item given twice is an error */
+    rc_conf_check_t check;         /* STRING, STRINGS: extra validation of each value */
+    rc_conf_check_int_t check_int; /* INT: extra validation of the value */
 } rc_conf_key_t;
 
 extern const rc_conf_key_t rc_config_schema[];

@@ -9,20 +9,46 @@
  * input, so a default can never be something a user could not write.
  */
 #include "config.h"
+#include "eventid.h"
+#include "ring.h"
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/un.h>
 
-/* The longest stream name: it appears in URLs, ring file names and log lines. */
-#define NAME_MAX_LEN 64
-/* Kafka's own limit on topic names. */
+/*
+ * The limits below are the ring's and the event ids' own constants, so that a config --check
+ * accepts is one the bridge can open. Where a reason spells a number out, a static assertion
+ * keeps the text equal to the constant.
+ */
+
+/* Stream names are ring file names: rc_ring_writer_open() takes fewer than RC_RING_NAME_MAX
+ * characters of A-Z a-z 0-9 _ . -, not starting with a dot (ring.c's valid_name; the unit test
+ * feeds both the same names). */
+#define NAME_MAX_LEN (RC_RING_NAME_MAX - 1)
+_Static_assert(NAME_MAX_LEN == 63, "check_stream_name's reason and the streams[].name doc say 63");
+/* Kafka's own limit on topic names; the ring's topic table has room for the longest. */
 #define TOPIC_MAX_LEN 249
+_Static_assert(TOPIC_MAX_LEN < RC_RING_TOPIC_MAX, "a Kafka topic name fits the ring's topic table");
+/* Topics of one stream: the ring's topic table and the cut an event id encodes hold as many. */
+_Static_assert(RC_RING_MAX_TOPICS == RC_CUT_MAX_TOPICS, "a stream's topics fit the ring and the event id alike");
+/* Partitions of one stream: an event id names at most RC_CUT_MAX_LANES, and a record's lane is 16 bits. */
+_Static_assert(RC_CUT_MAX_LANES <= UINT16_MAX, "ring.max_partitions fits a record's lane");
+/* The bridge listens on <ring.dir>/bridge.sock (bridge.c; edges connect to it, worker.c), a unix
+ * socket path: the directory leaves room for the file name and the NUL in sun_path. */
+#define BRIDGE_SOCK  "/bridge.sock"
+#define RING_DIR_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - sizeof(BRIDGE_SOCK))
+_Static_assert(RING_DIR_MAX == 95, "check_ring_dir's reason says 95");
 
 #define MiB    (INT64_C(1) << 20)
 #define GiB    (INT64_C(1) << 30)
 #define TiB    (INT64_C(1) << 40)
 #define SECOND INT64_C(1000)
 #define HOUR   (3600 * SECOND)
+
+/* ring.size: its least is above the smallest ring the ring accepts; its most, 1TiB, is the ring's
+ * own limit (a power of two, so rounding up never passes it). */
+_Static_assert(MiB >= RC_RING_MIN_CAPACITY, "ring.size's minimum is a valid ring capacity");
 
 /* Where a field is: in rc_config_t, in a stream item or in a listener item. */
 #define FIELD(type, member) .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
@@ -62,14 +88,36 @@ static const char *check_nonempty(const char *s)
     return *s != '\0' ? NULL : "must not be empty";
 }
 
-static const char *check_stream_name(const char *s)
+static const char *check_ring_dir(const char *s)
 {
-    return is_name(s, NAME_MAX_LEN) ? NULL : "must be 1-64 characters of A-Z a-z 0-9 _ . -";
+    if (*s == '\0')
+        return "must not be empty";
+    if (strlen(s) > RING_DIR_MAX)
+        return "must be at most 95 bytes long, so that <ring.dir>/bridge.sock fits a unix socket address";
+    return NULL;
 }
 
+/* The ring's rule (see NAME_MAX_LEN); its own temporary files are the ones that start with a dot. */
+static const char *check_stream_name(const char *s)
+{
+    if (is_name(s, NAME_MAX_LEN) && s[0] != '.')
+        return NULL;
+    return "must be 1-63 characters of A-Z a-z 0-9 _ . - not starting with a dot";
+}
+
+/* Kafka's rule (its Topic.validate): legal characters, at most 249 of them, and not "." or "..". */
 static const char *check_topic(const char *s)
 {
-    return is_name(s, TOPIC_MAX_LEN) ? NULL : "must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . -";
+    if (is_name(s, TOPIC_MAX_LEN) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0)
+        return NULL;
+    return "must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . - other than . and ..";
+}
+
+/* The ring rounds index_slots up to a power of two and needs at least 2 of them; 0 is its
+ * automatic choice, and 1 would round to 1. */
+static const char *check_index_slots(int64_t v)
+{
+    return v == 1 ? "must be 0 (automatic) or at least 2" : NULL;
 }
 
 static const char *check_initial(const char *s)
@@ -158,8 +206,9 @@ const rc_conf_key_t rc_config_schema[] = {
      .type = RC_CONF_STRING,
      CONF(ring.dir),
      .def = "/dev/shm/ringcast",
-     .check = check_nonempty,
-     .doc = "Directory of the ring files; on a tmpfs they stay in memory and outlive bridge restarts."},
+     .check = check_ring_dir,
+     .doc = "Directory of the ring files; on a tmpfs they stay in memory and outlive bridge restarts. At most "
+            "95 bytes: the bridge's unix socket `<ring.dir>/bridge.sock` lives there too."},
     {.key = "ring.size",
      .type = RC_CONF_SIZE,
      CONF(ring.size),
@@ -173,14 +222,15 @@ const rc_conf_key_t rc_config_schema[] = {
      .def = "0",
      .min = 0,
      .max = INT64_C(1) << 30, /* the ring's own limit */
-     .doc = "Entries of the index that finds a record by sequence number; 0 picks `ring.size` / 128. "
-            "It is rounded up to a power of two and bounds how many records a ring keeps."},
+     .check_int = check_index_slots,
+     .doc = "Entries of the index that finds a record by sequence number; 0 picks `ring.size` / 128, else at "
+            "least 2. It is rounded up to a power of two and bounds how many records a ring keeps."},
     {.key = "ring.max_partitions",
      .type = RC_CONF_INT,
      CONF(ring.max_partitions),
      .def = "256",
      .min = 1,
-     .max = 256, /* RC_CUT_MAX_LANES: an event id names every partition of its stream */
+     .max = RC_CUT_MAX_LANES, /* an event id names every partition of its stream */
      .doc = "Most Kafka partitions one stream can read, all its topics together (at most 256: an event "
             "id names the position in every one of them)."},
 
@@ -199,16 +249,19 @@ const rc_conf_key_t rc_config_schema[] = {
      .required = true,
      .example = "demo",
      .check = check_stream_name,
-     .doc = "Name in URLs and ring file names: 1-64 characters of A-Z a-z 0-9 _ . -, unique."},
+     .doc = "Name in URLs and ring file names: 1-63 characters of A-Z a-z 0-9 _ . - not starting with a dot, "
+            "unique."},
     {.key = "streams[].topics",
      .type = RC_CONF_STRINGS,
      STREAM(topics),
      .count_offset = offsetof(rc_stream_conf_t, n_topics),
      .required = true,
      .min = 1,
+     .max = RC_RING_MAX_TOPICS, /* the ring's topic table; an event id's cut holds as many */
+     .unique = true,
      .example = "[demo]",
      .check = check_topic,
-     .doc = "Kafka topics merged into this stream."},
+     .doc = "Kafka topics merged into this stream, each once."},
     {.key = "streams[].start",
      .type = RC_CONF_ENUM,
      STREAM(start),
@@ -240,8 +293,10 @@ const rc_conf_key_t rc_config_schema[] = {
      .def = "1",
      .example = "3",
      .min = 1,
-     .max = 65536,
-     .doc = "Partitions of each topic the mock cluster creates; only used with `kafka.brokers: mock`."},
+     .max = RC_CUT_MAX_LANES,
+     .doc = "Partitions of each topic the mock cluster creates; only used with `kafka.brokers: mock`. A topic "
+            "of several streams gets the largest of their values, and a stream's topics together may have at "
+            "most `ring.max_partitions`."},
     {.key = "streams[].format",
      .type = RC_CONF_ENUM,
      STREAM(format),

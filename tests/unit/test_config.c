@@ -4,8 +4,15 @@
  * repository root (the example config is loaded by its relative path).
  */
 #include "config.h"
+#include "eventid.h"
+#include "ring.h"
 #include "tap.h"
 #include "util.h"
+#include "wake.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The smallest valid config: the only required key is streams. */
 #define MINIMAL "streams: [{name: a, topics: [t]}]\n"
@@ -531,23 +538,50 @@ TEST(duration_must_be_in_range)
                   "t.yaml:2: edge.heartbeat: must be from 100ms to 1h (got \"61m\")");
 }
 
+#define NAME_REASON "must be 1-63 characters of A-Z a-z 0-9 _ . - not starting with a dot"
+
 TEST(stream_name_characters_and_length_are_checked)
 {
-    EXPECT_ERRORS("streams: [{name: a/b, topics: [t]}]\n",
-                  "t.yaml:1: streams[0].name: must be 1-64 characters of A-Z a-z 0-9 _ . - (got \"a/b\")");
-    EXPECT_ERRORS("streams: [{name: '', topics: [t]}]\n",
-                  "t.yaml:1: streams[0].name: must be 1-64 characters of A-Z a-z 0-9 _ . - (got \"\")");
-    EXPECT_ERRORS(
-        "streams: [{name: a12345678901234567890123456789012345678901234567890123456789012345, topics: [t]}]\n",
-        "t.yaml:1: streams[0].name: must be 1-64 characters of A-Z a-z 0-9 _ . - (got "
-        "\"a123456789012345678901234567890123456789012345678901234567890123...\")");
+    EXPECT_ERRORS("streams: [{name: a/b, topics: [t]}]\n", "t.yaml:1: streams[0].name: " NAME_REASON " (got \"a/b\")");
+    EXPECT_ERRORS("streams: [{name: '', topics: [t]}]\n", "t.yaml:1: streams[0].name: " NAME_REASON " (got \"\")");
+    EXPECT_ERRORS("streams: [{name: .hidden, topics: [t]}]\n",
+                  "t.yaml:1: streams[0].name: " NAME_REASON " (got \".hidden\")");
+    /* 63 characters, RC_RING_NAME_MAX - 1, is the longest; 64 is one too many. */
+    rc_config_t *c =
+        load_ok("streams: [{name: a12345678901234567890123456789012345678901234567890123456789012, topics: [t]}]\n");
+    CHECK(c != NULL && strlen(c->streams[0].name) == RC_RING_NAME_MAX - 1);
+    rc_config_free(c);
+    EXPECT_ERRORS("streams: [{name: a123456789012345678901234567890123456789012345678901234567890123, topics: [t]}]\n",
+                  "t.yaml:1: streams[0].name: " NAME_REASON " (got "
+                  "\"a123456789012345678901234567890123456789012345678901234567890123\")");
 }
+
+#define TOPIC_REASON "must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . - other than . and .."
 
 TEST(topic_names_are_checked)
 {
     EXPECT_ERRORS("streams: [{name: a, topics: [ok, 'no way']}]\n",
-                  "t.yaml:1: streams[0].topics[1]: must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . - "
-                  "(got \"no way\")");
+                  "t.yaml:1: streams[0].topics[1]: " TOPIC_REASON " (got \"no way\")");
+    EXPECT_ERRORS("streams: [{name: a, topics: ['.', '..', '...', .a, a.]}]\n",
+                  "t.yaml:1: streams[0].topics[0]: " TOPIC_REASON " (got \".\")",
+                  "t.yaml:1: streams[0].topics[1]: " TOPIC_REASON " (got \"..\")");
+    EXPECT_ERRORS("streams: [{name: a, topics: ['']}]\n",
+                  "t.yaml:1: streams[0].topics[0]: " TOPIC_REASON " (got \"\")");
+}
+
+TEST(topic_names_up_to_249_characters_pass_and_250_fail)
+{
+    char yaml[512], want[512];
+    char topic[251];
+    memset(topic, 'x', 250);
+    topic[250] = '\0';
+    snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [%.249s]}]\n", topic);
+    rc_config_t *c = load_ok(yaml);
+    CHECK(c != NULL && strlen(c->streams[0].topics[0]) == 249);
+    rc_config_free(c);
+    snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [%s]}]\n", topic);
+    snprintf(want, sizeof(want), "t.yaml:1: streams[0].topics[0]: " TOPIC_REASON " (got \"%.64s...\")", topic);
+    EXPECT_ERRORS(yaml, want);
 }
 
 TEST(initial_must_be_latest_earliest_or_a_count)
@@ -587,9 +621,8 @@ TEST(nul_character_in_a_value_is_an_error)
 
 TEST(quoted_values_are_escaped_and_cut_in_messages)
 {
-    EXPECT_ERRORS(
-        "streams: [{name: \"\\e[31m\\\"\\\\\", topics: [t]}]\n",
-        "t.yaml:1: streams[0].name: must be 1-64 characters of A-Z a-z 0-9 _ . - (got \"\\x1b[31m\\\"\\\\\")");
+    EXPECT_ERRORS("streams: [{name: \"\\e[31m\\\"\\\\\", topics: [t]}]\n",
+                  "t.yaml:1: streams[0].name: " NAME_REASON " (got \"\\x1b[31m\\\"\\\\\")");
     EXPECT_ERRORS(MINIMAL "log: {level: "
                           "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}\n",
                   "t.yaml:2: log.level: must be one of error, warn, info, debug (got "
@@ -638,6 +671,231 @@ TEST(tls_needs_both_cert_and_key)
                   "t.yaml:4: edge.listen[0].tls: needs both cert and key");
     EXPECT_ERRORS(MINIMAL "edge:\n  listen:\n    - {port: 80}\n    - {port: 443, tls: {key: k.pem}}\n",
                   "t.yaml:5: edge.listen[1].tls: needs both cert and key");
+}
+
+/* --- the limits of the ring and the event ids ----------------------------------------------------- */
+
+/* True if yaml loads without error. */
+static bool accepts(const char *yaml)
+{
+    rc_errors_t errs = {0};
+    rc_config_t *c = load(yaml, &errs);
+    bool ok = c != NULL;
+    rc_config_free(c);
+    rc_errors_free(&errs);
+    return ok;
+}
+
+TEST(topics_per_stream_are_at_most_what_a_ring_and_an_event_id_hold)
+{
+    char yaml[512];
+    int o = snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [t0");
+    for (unsigned i = 1; i < RC_RING_MAX_TOPICS; i++)
+        o += snprintf(yaml + o, sizeof(yaml) - (size_t)o, ", t%u", i);
+    snprintf(yaml + o, sizeof(yaml) - (size_t)o, "]}]\n");
+    CHECK(accepts(yaml));
+    snprintf(yaml + o, sizeof(yaml) - (size_t)o, ", t16]}]\n");
+    EXPECT_ERRORS(yaml, "t.yaml:1: streams[0].topics: must have at most 16 items (got 17)");
+    CHECK(RC_RING_MAX_TOPICS == 16 && RC_CUT_MAX_TOPICS == 16);
+}
+
+TEST(a_topic_twice_in_one_stream_is_an_error)
+{
+    EXPECT_ERRORS("streams: [{name: a, topics: [t, u, t, u, t]}]\n",
+                  "t.yaml:1: streams[0].topics[2]: duplicate \"t\" (first at streams[0].topics[0], line 1)",
+                  "t.yaml:1: streams[0].topics[3]: duplicate \"u\" (first at streams[0].topics[1], line 1)",
+                  "t.yaml:1: streams[0].topics[4]: duplicate \"t\" (first at streams[0].topics[0], line 1)");
+    EXPECT_ERRORS("streams:\n  - name: a\n    topics:\n      - orders\n      - refunds\n      - orders\n",
+                  "t.yaml:6: streams[0].topics[2]: duplicate \"orders\" (first at streams[0].topics[0], line 4)");
+    /* One topic in several streams is what topics are for. */
+    CHECK(accepts("streams: [{name: a, topics: [t, u]}, {name: b, topics: [u, t]}]\n"));
+}
+
+TEST(max_partitions_is_at_most_what_an_event_id_names)
+{
+    rc_config_t *c = load_ok(MINIMAL);
+    CHECK(c != NULL && c->ring.max_partitions == RC_CUT_MAX_LANES);
+    rc_config_free(c);
+    CHECK(accepts(MINIMAL "ring: {max_partitions: 256}\n"));
+    EXPECT_ERRORS(MINIMAL "ring: {max_partitions: 257}\n",
+                  "t.yaml:2: ring.max_partitions: must be an integer from 1 to 256 (got \"257\")");
+    EXPECT_ERRORS(MINIMAL "ring: {max_partitions: 0}\n",
+                  "t.yaml:2: ring.max_partitions: must be an integer from 1 to 256 (got \"0\")");
+    CHECK(accepts("streams: [{name: a, topics: [t], partitions: 256}]\n"));
+    EXPECT_ERRORS("streams: [{name: a, topics: [t], partitions: 257}]\n",
+                  "t.yaml:1: streams[0].partitions: must be an integer from 1 to 256 (got \"257\")");
+}
+
+#define MOCK_REASON(n, max)                                                                                            \
+    "the mock cluster gives this stream's topics " #n " partitions in all, more than ring.max_partitions (" #max       \
+    "); a topic of several streams gets the largest of their partitions"
+
+TEST(mock_partitions_of_a_stream_fit_max_partitions)
+{
+    CHECK(accepts("streams: [{name: a, topics: [t, u], partitions: 128}]\n"));
+    EXPECT_ERRORS("streams: [{name: a, topics: [t, u], partitions: 129}]\n",
+                  "t.yaml:1: streams[0].partitions: " MOCK_REASON(258, 256));
+    CHECK(accepts("ring: {max_partitions: 6}\nstreams: [{name: a, topics: [t, u, v], partitions: 2}]\n"));
+    EXPECT_ERRORS("ring: {max_partitions: 5}\nstreams: [{name: a, topics: [t, u, v], partitions: 2}]\n",
+                  "t.yaml:2: streams[0].partitions: " MOCK_REASON(6, 5));
+    /* A shared topic has the largest partitions of its streams: b's t has 3, so b needs 3 + 1 + 1. */
+    CHECK(accepts("ring: {max_partitions: 4}\n"
+                  "streams:\n"
+                  "  - {name: a, topics: [t], partitions: 3}\n"
+                  "  - {name: b, topics: [t, u]}\n"));
+    EXPECT_ERRORS("ring: {max_partitions: 4}\n"
+                  "streams:\n"
+                  "  - {name: a, topics: [t], partitions: 3}\n"
+                  "  - {name: b, topics: [t, u, v]}\n",
+                  "t.yaml:4: streams[1].partitions: " MOCK_REASON(5, 4));
+    /* A real cluster has the partitions it has: `partitions` is not used. */
+    CHECK(accepts("kafka: {brokers: 'k:9092'}\nstreams: [{name: a, topics: [t, u], partitions: 129}]\n"));
+    /* A duplicate topic is reported once, not counted twice. */
+    EXPECT_ERRORS("ring: {max_partitions: 2}\nstreams: [{name: a, topics: [t, t], partitions: 2}]\n",
+                  "t.yaml:2: streams[0].topics[1]: duplicate \"t\" (first at streams[0].topics[0], line 2)");
+}
+
+TEST(index_slots_are_0_or_at_least_2)
+{
+    CHECK(accepts(MINIMAL "ring: {index_slots: 0}\n"));
+    CHECK(accepts(MINIMAL "ring: {index_slots: 2}\n"));
+    CHECK(accepts(MINIMAL "ring: {index_slots: 1073741824}\n"));
+    EXPECT_ERRORS(MINIMAL "ring: {index_slots: 1}\n",
+                  "t.yaml:2: ring.index_slots: must be 0 (automatic) or at least 2 (got \"1\")");
+    EXPECT_ERRORS(MINIMAL "ring: {index_slots: 1073741825}\n",
+                  "t.yaml:2: ring.index_slots: must be an integer from 0 to 1073741824 (got \"1073741825\")");
+}
+
+#define DIR_REASON "must be at most 95 bytes long, so that <ring.dir>/bridge.sock fits a unix socket address"
+
+TEST(ring_dir_leaves_room_for_the_bridge_socket)
+{
+    char yaml[256], want[512], dir[97];
+    memset(dir, 'd', 96);
+    dir[0] = '/';
+    dir[96] = '\0';
+    snprintf(yaml, sizeof(yaml), MINIMAL "ring: {dir: %.95s}\n", dir);
+    CHECK(accepts(yaml));
+    snprintf(yaml, sizeof(yaml), MINIMAL "ring: {dir: %s}\n", dir);
+    snprintf(want, sizeof(want), "t.yaml:2: ring.dir: " DIR_REASON " (got \"%.64s...\")", dir);
+    EXPECT_ERRORS(yaml, want);
+}
+
+/* A scratch directory for rings, removed with everything in it. */
+static char *scratch_dir(void)
+{
+    char tmpl[] = "/tmp/rc-test-config-XXXXXX";
+    return mkdtemp(tmpl) != NULL ? rc_strdup(tmpl) : NULL;
+}
+
+static void scratch_remove(char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    if (d != NULL)
+        closedir(d);
+    CHECK(rmdir(dir) == 0);
+    free(dir);
+}
+
+/* Opens a ring of the smallest geometry; true if the ring takes name and geometry. */
+static bool ring_opens(const char *dir, const char *name, uint32_t index_slots, uint32_t max_lanes, rc_ring_t **out)
+{
+    rc_ring_geom_t g = {.capacity = RC_RING_MIN_CAPACITY, .index_slots = index_slots, .max_lanes = max_lanes};
+    rc_ring_opened_t how;
+    char why[256], err[512];
+    rc_ring_t *r = NULL;
+    if (rc_ring_writer_open(&r, dir, name, &g, &how, why, sizeof(why), err, sizeof(err)) != 0)
+        return false;
+    if (out != NULL)
+        *out = r;
+    else
+        rc_ring_close(r);
+    return true;
+}
+
+TEST(config_and_ring_agree_on_stream_names)
+{
+    static const char *const names[] = {"a",   "Z9",  "a.b", "a-b", "a_b", "a.",     "-a",     "_a",  "...a",
+                                        ".a",  ".",   "..",  "",    "a/b", "a b",    "a:b",    "a*b", "a\\b",
+                                        "a~b", "a,b", "a+b", "é",   "a@b", "ring.a", "lock-a", "a..b"};
+    char *dir = scratch_dir();
+    REQUIRE(dir != NULL);
+    char yaml[256], longest[RC_RING_NAME_MAX + 2];
+    for (size_t i = 0; i < RC_ARRAY_SIZE(names) + 2; i++) {
+        const char *name = names[i < RC_ARRAY_SIZE(names) ? i : 0];
+        if (i >= RC_ARRAY_SIZE(names)) { /* RC_RING_NAME_MAX - 1 characters, then RC_RING_NAME_MAX */
+            size_t n = RC_RING_NAME_MAX - 1 + (i - RC_ARRAY_SIZE(names));
+            memset(longest, 'n', n);
+            longest[n] = '\0';
+            name = longest;
+        }
+        snprintf(yaml, sizeof(yaml), "streams: [{name: '%s', topics: [t]}]\n", name);
+        bool config_ok = accepts(yaml), ring_ok = ring_opens(dir, name, 0, 1, NULL);
+        if (config_ok != ring_ok)
+            TAP_FAIL("name \"%s\": the config %s it, the ring %s it", name, config_ok ? "accepts" : "refuses",
+                     ring_ok ? "accepts" : "refuses");
+    }
+    scratch_remove(dir);
+}
+
+TEST(config_and_ring_agree_on_topics_and_geometry)
+{
+    char *dir = scratch_dir();
+    REQUIRE(dir != NULL);
+    /* Every topic a stream may have, each of the longest name, fits the ring's topic table. */
+    rc_ring_t *r = NULL;
+    REQUIRE(ring_opens(dir, "topics", 0, RC_RING_MAX_TOPICS + 1, &r));
+    char topic[250]; /* 249 characters: Kafka's longest, which the config takes */
+    for (unsigned t = 0; t <= RC_RING_MAX_TOPICS; t++) {
+        memset(topic, 'a' + (int)t, 249);
+        topic[249] = '\0';
+        int lane = rc_ring_lane(r, topic, 0);
+        if (t < RC_RING_MAX_TOPICS)
+            CHECK(lane == (int)t);
+        else
+            CHECK(lane == -1); /* one more than streams[].topics allows */
+    }
+    rc_ring_close(r);
+    /* ring.index_slots: 1 is refused by both, 2 taken by both. */
+    CHECK(!accepts(MINIMAL "ring: {index_slots: 1}\n") && !ring_opens(dir, "slots1", 1, 1, NULL));
+    CHECK(accepts(MINIMAL "ring: {index_slots: 2}\n") && ring_opens(dir, "slots2", 2, 1, NULL));
+    /* ring.max_partitions: the largest is a ring the ring makes. */
+    CHECK(ring_opens(dir, "lanes", 0, RC_CUT_MAX_LANES, NULL));
+    scratch_remove(dir);
+}
+
+TEST(the_longest_ring_dir_holds_the_bridge_socket)
+{
+    /* A directory of exactly the longest ring.dir: the bridge's socket opens in it. */
+    char *base = scratch_dir();
+    REQUIRE(base != NULL);
+    char dir[256], sock[512], err[512], yaml[512];
+    size_t n = strlen(base);
+    snprintf(dir, sizeof(dir), "%s/%0*d", base, (int)(95 - n - 1), 0);
+    REQUIRE(strlen(dir) == 95);
+    REQUIRE(mkdir(dir, 0700) == 0);
+    snprintf(yaml, sizeof(yaml), MINIMAL "ring: {dir: '%s'}\n", dir);
+    CHECK(accepts(yaml));
+    snprintf(sock, sizeof(sock), "%s/bridge.sock", dir);
+    rc_wake_server_t *w = rc_wake_server_open(sock, err, sizeof(err));
+    CHECK(w != NULL);
+    if (w != NULL)
+        rc_wake_server_close(w);
+    else
+        printf("#   %s\n", err);
+    /* One byte more and it does not. */
+    snprintf(sock, sizeof(sock), "%s/bridge.sockx", dir);
+    CHECK(rc_wake_server_open(sock, err, sizeof(err)) == NULL);
+    rmdir(dir);
+    scratch_remove(base);
 }
 
 /* --- YAML features ------------------------------------------------------------------------------- */
@@ -797,6 +1055,12 @@ TEST(schema_rows_are_consistent)
             TAP_FAIL("%s: min > max", row->key);
         if ((row->type == RC_CONF_ENUM) != (row->values != NULL) && row->type != RC_CONF_STRING)
             TAP_FAIL("%s: values only for ENUM and STRING rows", row->key);
+        if (row->unique && row->type != RC_CONF_STRINGS)
+            TAP_FAIL("%s: unique only for STRINGS rows", row->key);
+        if (row->check_int != NULL && row->type != RC_CONF_INT)
+            TAP_FAIL("%s: check_int only for INT rows", row->key);
+        if ((row->type == RC_CONF_STRINGS || row->type == RC_CONF_LIST) && row->max != 0 && row->max < row->min)
+            TAP_FAIL("%s: most items below the least", row->key);
         bool has_value = row->type != RC_CONF_MAP && row->type != RC_CONF_LIST;
         if (has_value && row->def == NULL && row->example == NULL)
             TAP_FAIL("%s: no default and no example for the example config", row->key);
