@@ -41,6 +41,7 @@ typedef struct {
     bool publish;               /* POST allowed */
     int64_t partitions;         /* per topic, only used with kafka.brokers: mock */
     rc_format_t format;         /* SSE data: the raw value or a JSON envelope */
+    char *tombstone_event;      /* event type of a record with a null value in format: raw (data: its key) */
     uint64_t max_publish_bytes; /* largest POST body */
     rc_auth_mode_t auth;        /* required: every GET and POST needs a valid token (edge.auth) */
 } rc_stream_conf_t;

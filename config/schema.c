@@ -11,6 +11,7 @@
 #include "config.h"
 #include "eventid.h"
 #include "ring.h"
+#include "sse.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -39,6 +40,8 @@ _Static_assert(RC_CUT_MAX_LANES <= UINT16_MAX, "ring.max_partitions fits a recor
 #define BRIDGE_SOCK  "/bridge.sock"
 #define RING_DIR_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - sizeof(BRIDGE_SOCK))
 _Static_assert(RING_DIR_MAX == 95, "check_ring_dir's reason says 95");
+/* An event type a client can select: edge/query.h's RC_QUERY_MAX_VALUE bounds an ?event= value. */
+#define EVENT_TYPE_MAX 256
 
 #define MiB    (INT64_C(1) << 20)
 #define GiB    (INT64_C(1) << 30)
@@ -111,6 +114,15 @@ static const char *check_topic(const char *s)
     if (is_name(s, TOPIC_MAX_LEN) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0)
         return NULL;
     return "must be a Kafka topic name: 1-249 characters of A-Z a-z 0-9 _ . - other than . and ..";
+}
+
+/* What the bridge can put after "event: " and a client can ask for with ?event=. */
+static const char *check_event_type(const char *s)
+{
+    size_t n = strlen(s);
+    if (n >= 1 && n <= EVENT_TYPE_MAX && rc_sse_event_ok(s, n))
+        return NULL;
+    return "must be an SSE event type: 1-256 bytes of UTF-8 without CR or LF";
 }
 
 /* The ring rounds index_slots up to a power of two and needs at least 2 of them; 0 is its
@@ -304,6 +316,13 @@ const rc_conf_key_t rc_config_schema[] = {
      .def = "raw",
      .doc = "SSE data: `raw` is the Kafka value (a value that is not UTF-8 is skipped and counted), `json` "
             "an envelope with topic, partition, offset, key, timestamp and value."},
+    {.key = "streams[].tombstone_event",
+     .type = RC_CONF_STRING,
+     STREAM(tombstone_event),
+     .def = "tombstone",
+     .check = check_event_type,
+     .doc = "Event type of a tombstone (a record with a null value) in `format: raw`; its data is the record's "
+            "key."},
     {.key = "streams[].max_publish_bytes",
      .type = RC_CONF_SIZE,
      STREAM(max_publish_bytes),

@@ -153,6 +153,7 @@ TEST(minimal_config_gets_every_default)
     CHECK(!s->publish);
     CHECK_EQ_INT(s->partitions, 1);
     CHECK(s->format == RC_FORMAT_RAW);
+    CHECK_EQ_STR(s->tombstone_event, "tombstone");
     CHECK_EQ_U64(s->max_publish_bytes, 64u << 10);
     REQUIRE(c->edge.n_listen == 1);
     CHECK_EQ_STR(c->edge.listen[0].address, "127.0.0.1");
@@ -181,6 +182,7 @@ TEST(every_key_can_be_set)
                              "    publish: yes\n"
                              "    partitions: 8\n"
                              "    format: json\n"
+                             "    tombstone_event: deleted\n"
                              "    max_publish_bytes: 1MiB\n"
                              "  - {name: b-2, topics: [x], initial: earliest}\n"
                              "edge:\n"
@@ -216,15 +218,16 @@ TEST(every_key_can_be_set)
     CHECK(s->publish);
     CHECK_EQ_INT(s->partitions, 8);
     CHECK(s->format == RC_FORMAT_JSON);
+    CHECK_EQ_STR(s->tombstone_event, "deleted");
     CHECK_EQ_U64(s->max_publish_bytes, 1u << 20);
     CHECK_EQ_STR(c->streams[1].name, "b-2");
-    CHECK_EQ_INT(c->streams[1].line, 15);
+    CHECK_EQ_INT(c->streams[1].line, 16);
     CHECK_EQ_STR(c->streams[1].initial, "earliest");
     CHECK(c->streams[1].start == RC_START_LIVE);
     REQUIRE(c->edge.n_listen == 2);
     CHECK_EQ_STR(c->edge.listen[0].address, "0.0.0.0");
     CHECK_EQ_INT(c->edge.listen[0].port, 80);
-    CHECK_EQ_INT(c->edge.listen[0].line, 18);
+    CHECK_EQ_INT(c->edge.listen[0].line, 19);
     CHECK_EQ_STR(c->edge.listen[1].address, "::");
     CHECK_EQ_INT(c->edge.listen[1].port, 443);
     CHECK_EQ_STR(c->edge.listen[1].tls_cert, "c.pem");
@@ -581,6 +584,33 @@ TEST(topic_names_up_to_249_characters_pass_and_250_fail)
     rc_config_free(c);
     snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [%s]}]\n", topic);
     snprintf(want, sizeof(want), "t.yaml:1: streams[0].topics[0]: " TOPIC_REASON " (got \"%.64s...\")", topic);
+    EXPECT_ERRORS(yaml, want);
+}
+
+TEST(tombstone_event_must_be_an_sse_event_type)
+{
+    static const char reason[] = "must be an SSE event type: 1-256 bytes of UTF-8 without CR or LF";
+    char yaml[1024], want[1024], type[258];
+    rc_config_t *c = load_ok("streams: [{name: a, topics: [t], tombstone_event: \"key deleted \xc3\xa9\"}]\n");
+    CHECK(c != NULL && strcmp(c->streams[0].tombstone_event, "key deleted \xc3\xa9") == 0);
+    rc_config_free(c);
+    snprintf(want, sizeof(want), "t.yaml:1: streams[0].tombstone_event: %s (got \"\")", reason);
+    EXPECT_ERRORS("streams: [{name: a, topics: [t], tombstone_event: ''}]\n", want);
+    snprintf(want, sizeof(want), "t.yaml:1: streams[0].tombstone_event: %s (got \"a\\x0ab\")", reason);
+    EXPECT_ERRORS("streams: [{name: a, topics: [t], tombstone_event: \"a\\nb\"}]\n", want);
+    snprintf(want, sizeof(want), "t.yaml:1: streams[0].tombstone_event: %s (got \"a\\x0d\")", reason);
+    EXPECT_ERRORS("streams: [{name: a, topics: [t], tombstone_event: \"a\\r\"}]\n", want);
+    EXPECT_ERRORS("streams: [{name: a, topics: [t], tombstone_event: \"a\\0\"}]\n",
+                  "t.yaml:1: streams[0].tombstone_event: must not contain NUL characters");
+    /* 256 bytes, the longest value an ?event= filter takes, pass; 257 do not. */
+    memset(type, 'e', 257);
+    type[257] = '\0';
+    snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [t], tombstone_event: %.256s}]\n", type);
+    c = load_ok(yaml);
+    CHECK(c != NULL && strlen(c->streams[0].tombstone_event) == 256);
+    rc_config_free(c);
+    snprintf(yaml, sizeof(yaml), "streams: [{name: a, topics: [t], tombstone_event: %s}]\n", type);
+    snprintf(want, sizeof(want), "t.yaml:1: streams[0].tombstone_event: %s (got \"%.64s...\")", reason, type);
     EXPECT_ERRORS(yaml, want);
 }
 
