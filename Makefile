@@ -204,6 +204,8 @@ E2E_SUITE := \
 	bridge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge tests/e2e/bridge_mock.sh' \
 	edge-mock=tests/e2e/edge_mock.sh \
 	edge-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_mock.sh' \
+	log-shapes-mock=tests/e2e/log_shapes_mock.sh \
+	log-shapes-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/log_shapes_mock.sh' \
 	edge-hostile=tests/e2e/edge_hostile.sh \
 	edge-hostile-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_hostile.sh' \
 	edge-auth=tests/e2e/edge_auth.sh \

@@ -24,12 +24,24 @@
 #include "util.h"
 #include "wake.h"
 
-#define BATCH_MAX       4096 /* messages taken from librdkafka per consume call */
-#define TICK_MS         200  /* heartbeat period; also bounds how late a signal is noticed */
-#define REFRESH_MS      5000 /* metadata refresh: new partitions, missing topics, broker health */
-#define REFRESH_FAST_MS 1000 /* ... while some topic or partition is still waiting */
-#define KAFKA_WAIT_MS   2000 /* longest a metadata or watermark request may block the loop */
-#define STATUS_MS       2000 /* how often systemd's STATUS= line is refreshed */
+#define BATCH_MAX       4096  /* messages taken from librdkafka per consume call */
+#define TICK_MS         200   /* heartbeat period; also bounds how late a signal is noticed */
+#define REFRESH_MS      5000  /* metadata refresh: new partitions, missing topics, broker health */
+#define REFRESH_FAST_MS 1000  /* ... while some topic or partition is still waiting */
+#define KAFKA_WAIT_MS   2000  /* longest a metadata or watermark request may block the loop */
+#define STATUS_MS       2000  /* how often systemd's STATUS= line is refreshed */
+#define SKIP_LOG_MS     10000 /* records the ring does not store are logged at most this often per stream */
+
+/* Why a Kafka record is not stored: each has its ring counter and the word clients see. */
+typedef enum { SKIP_TOO_LARGE, SKIP_NOT_UTF8, SKIP_EVENT_TOO_LONG, SKIP_REASONS } skip_reason_t;
+static const struct {
+    const char *word; /* in `event: skipped` data and in the log */
+    rc_ring_counter_t ctr;
+} skip_reasons[SKIP_REASONS] = {
+    [SKIP_TOO_LARGE] = {"too_large", RC_CTR_SKIP_TOO_LARGE},
+    [SKIP_NOT_UTF8] = {"not_utf8", RC_CTR_SKIP_NOT_UTF8},
+    [SKIP_EVENT_TOO_LONG] = {"event_too_long", RC_CTR_SKIP_EVENT},
+};
 
 typedef struct {
     uint32_t stream; /* index into b->streams */
@@ -59,6 +71,16 @@ typedef struct {
     rc_cut_t cut;                        /* where the stream stands after its last record */
     int touched;                         /* records appended since the last publish */
     int lost_logged;                     /* a ring that cannot be made again was reported */
+    int fresh;                           /* its ring was made by this process: `initial:` applies */
+    /* Per topic: Kafka's answer seen once, and how many of its partitions then existed. On a fresh
+     * ring those start per `initial:`; every partition found later (a topic that grows, a topic
+     * created later) starts at its earliest offset, so nothing produced into it is skipped. */
+    uint8_t seen[RC_CUT_MAX_TOPICS];
+    int32_t initial_parts[RC_CUT_MAX_TOPICS];
+    int32_t no_lane_from[RC_CUT_MAX_TOPICS], no_lane_to[RC_CUT_MAX_TOPICS]; /* partitions without a lane */
+    uint64_t skips[SKIP_REASONS]; /* records not stored since the last log line */
+    uint64_t skip_log_ms;         /* when the last such line was written */
+    char last_skip[320];          /* "topic[p]@offset: reason" of the last one */
 } stream_t;
 
 struct st_rc_bridge_t {
@@ -176,6 +198,7 @@ static int open_rings(rc_bridge_t *b, char *err, size_t errlen)
         }
         rc_cursor_t head;
         rc_ring_head(s->ring, &head);
+        s->fresh = how != RC_RING_REOPENED;
         if (how == RC_RING_REOPENED)
             rc_info("ring", "%s: reopened, continues at seq %" PRIu64, s->conf->name, head.seq);
         else if (how == RC_RING_RECREATED)
@@ -373,9 +396,31 @@ static int64_t initial_offset(const stream_t *s, int64_t lo, int64_t hi)
     return (uint64_t)(hi - lo) > back ? hi - (int64_t)back : lo;
 }
 
+/* Counts a partition stream s cannot read (its ring has no lane left): said once per topic in the
+ * log, and shown to edges as the RC_CTR_NO_LANE gauge that turns /healthz to 503. */
+static void no_lane(const rc_bridge_t *b, stream_t *s, uint32_t t, const char *topic, int32_t p)
+{
+    /* Lanes are handed out in partition order and a full ring stays full, so the partitions
+     * refused are one run: from the first refused to the highest seen. */
+    if (s->no_lane_to[t] == 0) {
+        s->no_lane_from[t] = p;
+        rc_error("ring",
+                 "%s: %s[%d] and any later partitions of it are NOT read: the ring has no lane left "
+                 "(ring.max_partitions is %u)",
+                 s->conf->name, topic, p, b->cfg->ring.max_partitions);
+    }
+    if (p + 1 > s->no_lane_to[t])
+        s->no_lane_to[t] = p + 1;
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < s->n_topics; k++)
+        n += (uint64_t)(s->no_lane_to[k] - s->no_lane_from[k]);
+    rc_ring_set_counter(s->ring, RC_CTR_NO_LANE, n);
+}
+
 /* Creates the lanes of partition p of topic tp in every stream reading it and returns where the
  * consumer must start: the lowest next offset among those streams (each ring refuses what it
- * already has). Returns -1 when Kafka could not tell the partition's watermarks (try later). */
+ * already has). Returns -1 when Kafka could not tell the partition's watermarks (try later), -2
+ * when no stream has a lane for it (it is not read; see no_lane()). */
 static int64_t prepare_partition(rc_bridge_t *b, topic_t *tp, int32_t p)
 {
     int64_t lo = -1, hi = -1, start = INT64_MAX;
@@ -384,8 +429,7 @@ static int64_t prepare_partition(rc_bridge_t *b, topic_t *tp, int32_t p)
         uint32_t t = tp->uses[u].topic;
         int lane = rc_ring_lane(s->ring, tp->name, p);
         if (lane < 0) {
-            rc_error("ring", "%s: no room for %s[%d] (ring.max_partitions or 16 topics reached)", s->conf->name,
-                     tp->name, p);
+            no_lane(b, s, t, tp->name, p);
             continue;
         }
         int64_t next;
@@ -398,10 +442,15 @@ static int64_t prepare_partition(rc_bridge_t *b, topic_t *tp, int32_t p)
                     return -1;
                 }
             }
-            next = initial_offset(s, lo, hi);
+            /* `initial:` is for a ring's first start only; a partition found later starts at its
+             * earliest offset: whatever was produced into it before the bridge saw it is read. */
+            int initial = s->fresh && p < s->initial_parts[t];
+            next = initial ? initial_offset(s, lo, hi) : lo;
             rc_ring_lane_advance(s->ring, (uint32_t)lane, next);
-            rc_info("ring", "%s: %s[%d] starts at offset %" PRId64 " (initial: %s; Kafka has %" PRId64 "..%" PRId64 ")",
-                    s->conf->name, tp->name, p, next, s->conf->initial, lo, hi);
+            rc_info("ring", "%s: %s[%d] starts at offset %" PRId64 " (%s%s; Kafka has %" PRId64 "..%" PRId64 ")",
+                    s->conf->name, tp->name, p, next,
+                    initial ? "initial: " : "a partition found after the ring began: ",
+                    initial ? s->conf->initial : "earliest", lo, hi);
         } else {
             rc_info("ring", "%s: %s[%d] continues at offset %" PRId64, s->conf->name, tp->name, p, next);
         }
@@ -415,7 +464,7 @@ static int64_t prepare_partition(rc_bridge_t *b, topic_t *tp, int32_t p)
         s->lane_next[lane] = next;
         start = next < start ? next : start;
     }
-    return start == INT64_MAX ? -1 : start;
+    return start == INT64_MAX ? -2 : start;
 }
 
 /* Looks up every topic; assigns partitions not assigned yet. Doubles as the health probe. */
@@ -433,7 +482,18 @@ static void refresh(rc_bridge_t *b)
         }
         reachable = 1;
         const rd_kafka_metadata_topic_t *mt = md->topic_cnt == 1 ? &md->topics[0] : NULL;
-        if (mt == NULL || mt->err != RD_KAFKA_RESP_ERR_NO_ERROR || mt->partition_cnt == 0) {
+        int found = mt != NULL && mt->err == RD_KAFKA_RESP_ERR_NO_ERROR && mt->partition_cnt > 0;
+        for (size_t u = 0; u < tp->n_uses; u++) {
+            /* Kafka's first answer about the topic: the partitions it has now are the ones
+             * `initial:` applies to (none if the topic does not exist yet). */
+            stream_t *s = &b->streams[tp->uses[u].stream];
+            uint32_t t = tp->uses[u].topic;
+            if (!s->seen[t]) {
+                s->seen[t] = 1;
+                s->initial_parts[t] = found ? mt->partition_cnt : 0;
+            }
+        }
+        if (!found) {
             if (!tp->missing_logged)
                 rc_warn("kafka", "topic %s: %s; waiting for it", tp->name,
                         mt ? rd_kafka_err2str(mt->err) : "not in metadata");
@@ -453,6 +513,8 @@ static void refresh(rc_bridge_t *b)
         int32_t p;
         for (p = tp->n_parts; p < n; p++) {
             int64_t start = prepare_partition(b, tp, p);
+            if (start == -2)
+                continue; /* no stream can read it: counted, reported, never retried */
             if (start < 0)
                 break; /* partitions are assigned in order; the rest waits for the next refresh */
             rd_kafka_topic_partition_list_add(list, tp->name, p)->offset = start;
@@ -468,6 +530,8 @@ static void refresh(rc_bridge_t *b)
                     rc_info("kafka", "topic %s: %d new partitions", tp->name, p - tp->n_parts);
                 tp->n_parts = p;
             }
+        } else {
+            tp->n_parts = p; /* nothing to assign: partitions no stream has a lane for */
         }
         rd_kafka_topic_partition_list_destroy(list);
         if (tp->n_parts < n)
@@ -505,25 +569,99 @@ static long encode_frame(rc_bridge_t *b, stream_t *s, const char *event, size_t 
     return rc_sse_encode(b->frame, b->frame_cap, id, (size_t)id_len, event, event_len, data, data_len);
 }
 
+/* Stores a SKIP record for a Kafka record the ring does not store: clients whose filters would have
+ * taken the record get `event: skipped` naming it and why, the counters say how many by reason, and
+ * the log says so once per SKIP_LOG_MS (report_skips). The key and event type go with it when they
+ * fit, for the filters; when they do not, the record matches every key or event filter. */
+static void skip_record(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message_t *m, const char *topic,
+                        const char *event, size_t event_len, skip_reason_t why)
+{
+    char data[512];
+    int n = snprintf(data, sizeof(data),
+                     "{\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64 ",\"reason\":\"%s\",\"bytes\":%zu}",
+                     topic, m->partition, m->offset, skip_reasons[why].word, m->len);
+    s->cut.next[s->cut_at[lane]] = m->offset + 1; /* its id names the cut after the record */
+    long flen = encode_frame(b, s, "skipped", 7, (const uint8_t *)data, (size_t)n);
+    uint16_t flags = (m->key == NULL ? RC_RECF_NULL_KEY : 0) | (m->payload == NULL ? RC_RECF_TOMBSTONE : 0);
+    size_t key_len = m->key_len;
+    if (event_len > RC_REC_EVENT_MAX)
+        event_len = 0, event = NULL, flags |= RC_RECF_EVENT_UNKNOWN;
+    uint32_t max = rc_ring_max_record(s->ring);
+    if (flen > 0 && RC_REC_HDR_SIZE + key_len + event_len + (size_t)flen > max)
+        key_len = 0, flags |= RC_RECF_KEY_UNKNOWN;
+    if (flen > 0 && RC_REC_HDR_SIZE + key_len + event_len + (size_t)flen > max)
+        event_len = 0, event = NULL, flags |= RC_RECF_EVENT_UNKNOWN;
+    rc_rec_in_t in = {.type = RC_REC_SKIP,
+                      .lane = (uint16_t)lane,
+                      .flags = flags,
+                      .partition = m->partition,
+                      .offset = m->offset,
+                      .timestamp = rd_kafka_message_timestamp(m, NULL),
+                      .key = key_len ? m->key : NULL,
+                      .key_len = (uint32_t)key_len,
+                      .event = event,
+                      .event_len = (uint16_t)event_len,
+                      .frame = b->frame,
+                      .frame_len = (uint32_t)flen};
+    if (flen < 0 || rc_ring_append(s->ring, &in) < 0) {
+        /* Not even the notice fits (a ring far too small for its ids): the lane moves past the
+         * record, so a resume across it finds the loss and says `event: gap`. */
+        if (rc_ring_damaged(s->ring))
+            return;
+        rc_ring_lane_advance(s->ring, (uint32_t)lane, m->offset + 1);
+    }
+    rc_ring_count(s->ring, RC_CTR_SKIPPED, 1);
+    rc_ring_count(s->ring, skip_reasons[why].ctr, 1);
+    s->lane_next[lane] = m->offset + 1;
+    s->touched = 1;
+    s->skips[why]++;
+    snprintf(s->last_skip, sizeof(s->last_skip), "%s[%d]@%" PRId64 ": %s", topic, m->partition, m->offset,
+             skip_reasons[why].word);
+}
+
+/* Logs the records each stream did not store, at most once per SKIP_LOG_MS, with their count. */
+static void report_skips(rc_bridge_t *b, uint64_t now)
+{
+    for (size_t i = 0; i < b->n_streams; i++) {
+        stream_t *s = &b->streams[i];
+        uint64_t n = s->skips[SKIP_TOO_LARGE] + s->skips[SKIP_NOT_UTF8] + s->skips[SKIP_EVENT_TOO_LONG];
+        if (n == 0 || now < s->skip_log_ms + SKIP_LOG_MS)
+            continue;
+        rc_warn("bridge",
+                "%s: %" PRIu64 " records not stored, announced to clients as `event: skipped` (too_large %" PRIu64
+                ", not_utf8 %" PRIu64 ", event_too_long %" PRIu64 "); the last: %s",
+                s->conf->name, n, s->skips[SKIP_TOO_LARGE], s->skips[SKIP_NOT_UTF8], s->skips[SKIP_EVENT_TOO_LONG],
+                s->last_skip);
+        memset(s->skips, 0, sizeof(s->skips));
+        s->skip_log_ms = now;
+    }
+}
+
 static void ingest(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message_t *m, const char *topic)
 {
     if (m->offset < s->lane_next[lane])
         return; /* this ring has it already: the consumer started lower for another stream */
-    const uint8_t *value = m->payload ? m->payload : (const uint8_t *)"";
-    size_t value_len = m->payload ? m->len : 0;
     const char *event = NULL;
     size_t event_len = 0;
     rd_kafka_headers_t *hdrs;
     if (s->conf->event_header[0] != '\0' && rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
         const void *v;
-        if (rd_kafka_header_get_last(hdrs, s->conf->event_header, &v, &event_len) == RD_KAFKA_RESP_ERR_NO_ERROR && v &&
-            rc_sse_event_ok(v, event_len))
-            event = v;
-        else
-            event_len = 0;
+        size_t vlen;
+        if (rd_kafka_header_get_last(hdrs, s->conf->event_header, &v, &vlen) == RD_KAFKA_RESP_ERR_NO_ERROR && v) {
+            if (vlen > RC_REC_EVENT_MAX) {
+                /* Stored cut short it would match `event=` filters it does not name. */
+                skip_record(b, s, lane, m, topic, v, vlen, SKIP_EVENT_TOO_LONG);
+                return;
+            }
+            if (rc_sse_event_ok(v, vlen))
+                event = v, event_len = vlen;
+        }
     }
+    int tombstone = m->payload == NULL;
+    uint16_t flags = (m->key == NULL ? RC_RECF_NULL_KEY : 0) | (tombstone ? RC_RECF_TOMBSTONE : 0);
     int64_t ts = rd_kafka_message_timestamp(m, NULL);
-    int skip = 0;
+    const uint8_t *value = m->payload ? m->payload : (const uint8_t *)"";
+    size_t value_len = m->payload ? m->len : 0;
     if (s->conf->format == RC_FORMAT_JSON) {
         rc_envelope_t e = {.topic = topic,
                            .partition = m->partition,
@@ -534,7 +672,7 @@ static void ingest(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message
                            .key_null = m->key == NULL,
                            .value = m->payload,
                            .value_len = m->len,
-                           .value_null = m->payload == NULL};
+                           .value_null = tombstone};
         size_t need = rc_envelope_len(&e) + 1;
         if (need > b->json_cap) {
             b->json_cap = need * 2;
@@ -542,31 +680,31 @@ static void ingest(rc_bridge_t *b, stream_t *s, int lane, const rd_kafka_message
         }
         value_len = (size_t)rc_envelope_encode(b->json, b->json_cap, &e);
         value = (const uint8_t *)b->json;
+    } else if (tombstone) {
+        /* A raw tombstone is its own event type, and its data is the key: a client tells "this key
+         * was deleted" from an empty value. */
+        event = s->conf->tombstone_event ? s->conf->tombstone_event : "tombstone";
+        event_len = strlen(event);
+        value = m->key ? m->key : (const uint8_t *)"";
+        value_len = m->key ? m->key_len : 0;
+        if (!rc_utf8_valid(value, value_len)) {
+            skip_record(b, s, lane, m, topic, event, event_len, SKIP_NOT_UTF8);
+            return;
+        }
     } else if (!rc_utf8_valid(value, value_len)) {
-        skip = 1; /* an SSE stream is UTF-8: a broken value is never sent, only counted */
-        rc_debug("bridge", "%s: %s[%d]@%" PRId64 ": value is not UTF-8, skipped", s->conf->name, topic, m->partition,
-                 m->offset);
+        skip_record(b, s, lane, m, topic, event, event_len, SKIP_NOT_UTF8); /* an SSE stream is UTF-8 */
+        return;
     }
     int64_t prev = s->cut.next[s->cut_at[lane]];
     s->cut.next[s->cut_at[lane]] = m->offset + 1; /* the id names the cut after this record */
-    long flen = skip ? 0 : encode_frame(b, s, event, event_len, value, value_len);
-    size_t rec_len = RC_REC_HDR_SIZE + m->key_len + event_len + (size_t)(flen > 0 ? flen : 0);
-    if (!skip && (flen < 0 || rec_len > rc_ring_max_record(s->ring))) {
-        rc_warn("bridge", "%s: %s[%d]@%" PRId64 ": record of %zu bytes is larger than the ring allows (%u), skipped",
-                s->conf->name, topic, m->partition, m->offset, value_len, rc_ring_max_record(s->ring));
-        skip = 1;
-    }
-    if (skip) {
-        /* The lane and the cut move past it: it is accounted for, never silently pending. */
-        rc_ring_count(s->ring, RC_CTR_SKIPPED, 1);
-        rc_ring_lane_advance(s->ring, (uint32_t)lane, m->offset + 1);
-        s->lane_next[lane] = m->offset + 1;
-        s->touched = 1;
+    long flen = encode_frame(b, s, event, event_len, value, value_len);
+    if (flen < 0 || RC_REC_HDR_SIZE + m->key_len + event_len + (size_t)flen > rc_ring_max_record(s->ring)) {
+        skip_record(b, s, lane, m, topic, event, event_len, SKIP_TOO_LARGE);
         return;
     }
     rc_rec_in_t in = {.type = RC_REC_DATA,
                       .lane = (uint16_t)lane,
-                      .flags = m->key == NULL ? RC_RECF_NULL_KEY : 0,
+                      .flags = flags,
                       .partition = m->partition,
                       .offset = m->offset,
                       .timestamp = ts,
@@ -840,6 +978,7 @@ int rc_bridge_run(rc_bridge_t *b, volatile sig_atomic_t *stop)
             for (size_t i = 0; i < b->n_streams; i++)
                 if (b->streams[i].ring != NULL)
                     rc_ring_heartbeat(b->streams[i].ring);
+            report_skips(b, now);
             rc_wake_server_service(b->wake);
             next_tick = now + TICK_MS;
         }

@@ -110,7 +110,7 @@ typedef struct {
     char topics[RC_RING_MAX_TOPICS][RC_RING_TOPIC_MAX];
 } ring_hdr_t;
 
-_Static_assert(sizeof(rc_rec_hdr_t) == RC_REC_HDR_SIZE, "record header is 48 bytes");
+_Static_assert(sizeof(rc_rec_hdr_t) == RC_REC_HDR_SIZE, "record header is 56 bytes");
 _Static_assert(sizeof(lane_state_t) == 64, "a lane state is one cache line");
 _Static_assert(sizeof(ring_lane_t) == 3 * CACHE_LINE, "a lane is three cache lines");
 _Static_assert(offsetof(ring_hdr_t, head_gen) == 1 * CACHE_LINE, "head on line 1");
@@ -535,7 +535,7 @@ static rc_read_t read_hdr_at(const rc_ring_t *r, uint64_t pos, uint64_t head, rc
         return RC_READ_CORRUPT;
     if (out->type == RC_REC_PAD)
         return off + alen == r->cap ? RC_READ_OK : RC_READ_CORRUPT;
-    if (out->type != RC_REC_DATA && out->type != RC_REC_RESET)
+    if (out->type != RC_REC_DATA && out->type != RC_REC_RESET && out->type != RC_REC_SKIP)
         return RC_READ_CORRUPT;
     if (n < RC_REC_HDR_SIZE || out->len < RC_REC_HDR_SIZE || out->lane >= r->max_lanes ||
         (uint64_t)RC_REC_HDR_SIZE + out->key_len + out->event_len + out->frame_len != out->len)
@@ -624,8 +624,8 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
             used += alen;
             continue;
         }
-        memcpy(&hd, b + used, sizeof(hd)); /* alen >= 8 and fits: a DATA header needs 48 */
-        if ((hd.type != RC_REC_DATA && hd.type != RC_REC_RESET) || hd.len < RC_REC_HDR_SIZE ||
+        memcpy(&hd, b + used, sizeof(hd)); /* alen >= 8 and fits: a DATA header needs 56 */
+        if ((hd.type != RC_REC_DATA && hd.type != RC_REC_RESET && hd.type != RC_REC_SKIP) || hd.len < RC_REC_HDR_SIZE ||
             hd.lane >= r->max_lanes || (uint64_t)RC_REC_HDR_SIZE + hd.key_len + hd.event_len + hd.frame_len != hd.len)
             return RC_READ_CORRUPT;
         if (seq != RC_SEQ_UNKNOWN && hd.seq != seq)
@@ -780,6 +780,7 @@ typedef struct {
 typedef struct {
     rc_cursor_t at;
     int64_t offset;
+    int64_t hole_from; /* the record's: offsets in [hole_from, offset) are holes */
 } ck_hit_t;
 
 /* Classifies checkpoint i of the lane: OLD (gone), LESS (offset < want) or GE. Along a lane's
@@ -800,6 +801,7 @@ static ck_class_t classify(const lookup_ctx_t *x, uint64_t i, ck_hit_t *hit)
         return CK_OLD; /* evicted meanwhile, or a stale entry: either way not usable */
     hit->at = c;
     hit->offset = hd.offset;
+    hit->hole_from = hd.type == RC_REC_RESET ? hd.offset : hd.hole_from;
     return hd.offset < x->want ? CK_LESS : CK_GE;
 }
 
@@ -854,6 +856,7 @@ static scan_t scan_lane(const lookup_ctx_t *x, uint64_t from, uint64_t to, ck_hi
         hit->at.pos = pos - RC_RING_ALIGN((uint64_t)hd.len);
         hit->at.seq = hd.seq;
         hit->offset = hd.offset;
+        hit->hole_from = hd.type == RC_REC_RESET ? hd.offset : hd.hole_from;
         return SCAN_FOUND;
     }
     return SCAN_NONE;
@@ -868,11 +871,27 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
         return RC_LOOKUP_CORRUPT;
     out->at = x.head;
     out->offset = -1;
+    out->lost_to = want;
     out->missed = 0;
+    out->history_seq = ls.base_seq;
+    out->history_offset = -1;
+    out->history_prev = -1;
+    out->history_reset = 0;
+    uint64_t tail_seq = LOAD_ACQ(&r->h->tail_seq);
+    if (ls.records > 0 && ls.base_seq >= tail_seq && ls.base_seq < x.head.seq) {
+        /* Where the current history began: a reader placed after a RESET must not get it twice. */
+        rc_cursor_t bc;
+        rc_rec_hdr_t bh;
+        if (find_seq_in(r, ls.base_seq, &x.head, &bc) == RC_FOUND &&
+            read_hdr_at(r, bc.pos, x.head.pos, &bh) == RC_READ_OK && bh.type == RC_REC_RESET && bh.lane == lane) {
+            out->history_reset = 1;
+            out->history_offset = bh.offset;
+            out->history_prev = bh.hole_from;
+        }
+    }
     /* Nothing of the lane at or after `want` was ever written: the next such record comes later. */
     if (ls.next_offset < 0 || want >= ls.next_offset)
         return RC_EXPECTED;
-    uint64_t tail_seq = LOAD_ACQ(&r->h->tail_seq);
     x.floor = tail_seq > ls.base_seq ? tail_seq : ls.base_seq;
     if (ls.ck_head < ls.ck_base || ls.ck_head - ls.ck_base > (1ull << 62))
         return RC_LOOKUP_CORRUPT;
@@ -881,7 +900,7 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
 
     uint64_t first_live = ck_lower_bound(&x, lo, hi, CK_LESS);
     uint64_t first_ge = ck_lower_bound(&x, first_live, hi, CK_GE);
-    ck_hit_t ge = {{0, 0}, -1}, less = {{0, 0}, -1};
+    ck_hit_t ge = {{0, 0}, -1, -1}, less = {{0, 0}, -1, -1};
     int have_ge = first_ge < hi && classify(&x, first_ge, &ge) == CK_GE;
     int have_less = first_ge > first_live && classify(&x, first_ge - 1, &less) == CK_LESS;
 
@@ -893,7 +912,7 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
     if (to > x.head.seq)
         to = x.head.seq;
     int seen_less = have_less;
-    ck_hit_t hit = {{0, 0}, -1};
+    ck_hit_t hit = {{0, 0}, -1, -1};
     scan_t sr = from < to ? scan_lane(&x, from, to, &hit, &seen_less) : SCAN_NONE;
     if (sr == SCAN_LAPPED) {
         *retry = 1;
@@ -906,10 +925,12 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
     if (sr == SCAN_FOUND) {
         out->at = hit.at;
         out->offset = hit.offset;
-        /* Exact when an older record of the lane is still here, or the record is the one asked for. */
-        if (seen_less || hit.offset == want)
+        /* Exact when an older record of the lane is still here, the record is the one asked for, or
+         * every offset between the one asked for and the record is a hole (its hole_from says so). */
+        if (seen_less || hit.offset == want || hit.hole_from <= want)
             return RC_FOUND;
-        out->missed = (uint64_t)hit.offset - (uint64_t)want; /* unsigned: offsets read may be garbage */
+        out->lost_to = hit.hole_from;
+        out->missed = (uint64_t)hit.hole_from - (uint64_t)want; /* unsigned: offsets read may be garbage */
         return RC_EXPIRED;
     }
     /* Nothing of the lane at or after `want` is kept, yet the lane went past it (want < next_offset,
@@ -917,6 +938,7 @@ static rc_lookup_t find_offset_once(const rc_ring_t *r, uint32_t lane, int64_t w
      * lane's start. An older record still here would contradict that; answer EXPECTED then. */
     if (seen_less)
         return RC_EXPECTED;
+    out->lost_to = ls.next_offset;
     out->missed = (uint64_t)ls.next_offset - (uint64_t)want;
     return RC_EXPIRED;
 }
@@ -927,7 +949,12 @@ rc_lookup_t rc_ring_find_offset(const rc_ring_t *r, uint32_t lane, int64_t next_
         if (rc_ring_head(r, &out->at) != 0)
             return RC_LOOKUP_CORRUPT;
         out->offset = -1;
+        out->lost_to = next_offset;
         out->missed = 0;
+        out->history_seq = out->at.seq;
+        out->history_offset = -1;
+        out->history_prev = -1;
+        out->history_reset = 0;
         return RC_EXPECTED;
     }
     for (int i = 0; i < LOOKUP_TRIES; i++) {
@@ -1058,12 +1085,12 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
 {
     uint64_t len = (uint64_t)RC_REC_HDR_SIZE + in->key_len + in->event_len + in->frame_len;
     if (!w->writer || len > w->max_record || in->lane >= w->n_lanes || in->offset < 0 || in->offset == INT64_MAX ||
-        (in->type != RC_REC_DATA && in->type != RC_REC_RESET))
+        (in->type != RC_REC_DATA && in->type != RC_REC_RESET && in->type != RC_REC_SKIP))
         return -1;
     if (w->damaged)
         return -1;
     wlane_t *wl = &w->wl[in->lane];
-    if (in->type == RC_REC_DATA && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset)
+    if (in->type != RC_REC_RESET && wl->st.next_offset >= 0 && in->offset < wl->st.next_offset)
         return 1;
 
     uint64_t alen = RC_RING_ALIGN(len);
@@ -1087,6 +1114,8 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in)
         .lane = in->lane,
         .seq = seq,
         .offset = in->offset,
+        /* I5: everything between the lane's last record (or start) and this one is a hole. */
+        .hole_from = wl->st.next_offset < 0 ? in->offset : wl->st.next_offset,
         .timestamp = in->timestamp,
         .partition = in->partition,
         .key_len = in->key_len,
@@ -1189,9 +1218,17 @@ void rc_ring_count(rc_ring_t *w, rc_ring_counter_t c, uint64_t n)
     }
 }
 
+void rc_ring_set_counter(rc_ring_t *w, rc_ring_counter_t c, uint64_t n)
+{
+    if (w->writer && c < RC_CTR_MAX && w->counters[c] != n) {
+        w->counters[c] = n;
+        w->counters_dirty = 1;
+    }
+}
+
 /* --- writer open: create, or reopen and continue ----------------------------------------------------- */
 
-static int valid_name(const char *name)
+bool rc_ring_name_ok(const char *name)
 {
     size_t n = strlen(name);
     if (n == 0 || n >= RC_RING_NAME_MAX || name[0] == '.')
@@ -1397,7 +1434,7 @@ fail:
 int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, const rc_ring_geom_t *geom,
                         rc_ring_opened_t *how, char *why, size_t whylen, char *err, size_t errlen)
 {
-    if (!valid_name(name)) {
+    if (!rc_ring_name_ok(name)) {
         fmt_err(err, errlen, "invalid ring name \"%s\"", name);
         return -1;
     }
@@ -1686,6 +1723,12 @@ int rc_ring_validate(const rc_ring_t *r, bool deep, char *err, size_t errlen)
             if (last[hd.lane] != INT64_MIN && hd.offset <= last[hd.lane]) {
                 fmt_err(err, errlen, "lane %u: offset %" PRId64 " at seq %" PRIu64 " does not follow %" PRId64, hd.lane,
                         hd.offset, seq, last[hd.lane]);
+                goto out;
+            }
+            if (hd.hole_from > hd.offset || (last_next[hd.lane] != INT64_MIN && hd.hole_from < last_next[hd.lane])) {
+                fmt_err(err, errlen,
+                        "lane %u: record at offset %" PRId64 " (seq %" PRIu64 ") says its hole starts at %" PRId64,
+                        hd.lane, hd.offset, seq, hd.hole_from);
                 goto out;
             }
             last[hd.lane] = hd.offset;

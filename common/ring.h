@@ -27,7 +27,7 @@
  *            |         ^tail_pos                 ^head_pos                  |
  *            +--------------------------------------------------------------+
  *
- * A record is a 48-byte header (rc_rec_hdr_t) followed by key, event type and the SSE frame, padded
+ * A record is a 56-byte header (rc_rec_hdr_t) followed by key, event type and the SSE frame, padded
  * to 8 bytes. The frame is already encoded by the writer ("id: ...\nevent: ...\ndata: ...\n\n"):
  * an edge selects and copies bytes, it formats nothing per client.
  *
@@ -39,7 +39,10 @@
  *       records carry none); next_seq - tail_seq <= index_slots, so every live seq has its index slot.
  *   I4  The writer evicts (moves the tail) BEFORE it overwrites bytes, and publishes the head once
  *       per batch; it never evicts a record that is not yet published, so tail <= published head.
- *   I5  Within one lane's history (since its last reset) offsets strictly increase with seq.
+ *   I5  Within one lane's history (since its last reset) offsets strictly increase with seq, and each
+ *       DATA or SKIP record's hole_from is at least the offset after the lane's previous record:
+ *       offsets in [hole_from, offset) held nothing the ring stores (a compacted key, a transaction
+ *       marker, an aborted record), so a lookup tells a hole from a loss.
  *   I6  A lane's checkpoints hold increasing seqs of that lane's records; a record is checkpointed
  *       when it is the lane's first, or when ckpt_interval seqs passed since the lane's last one.
  *
@@ -57,20 +60,23 @@
 #include <stdint.h>
 
 #define RC_RING_MAGIC        0x31474e4952435223ull /* "#RCRING1" little-endian */
-#define RC_RING_VERSION      1
-#define RC_RING_HDR_SIZE     8192u /* identity, head, tail, status lines plus the topic table */
-#define RC_RING_MAX_TOPICS   16u   /* topics one stream may merge */
-#define RC_RING_TOPIC_MAX    256u  /* Kafka topic names are at most 249 bytes; room for the NUL */
-#define RC_RING_NAME_MAX     64u   /* stream names, as the config allows them */
-#define RC_RING_MIN_CAPACITY 4096u /* below this a record of useful size would not fit twice */
-#define RC_RING_DEFAULT_CKPT 64u   /* seqs between checkpoints of one lane: bounds a lookup's scan */
-#define RC_REC_HDR_SIZE      48u
+#define RC_RING_VERSION      2                     /* 2: records carry hole_from; SKIP records */
+#define RC_RING_HDR_SIZE     8192u                 /* identity, head, tail, status lines plus the topic table */
+#define RC_RING_MAX_TOPICS   16u                   /* topics one stream may merge */
+#define RC_RING_TOPIC_MAX    256u                  /* Kafka topic names are at most 249 bytes; room for the NUL */
+#define RC_RING_NAME_MAX     64u                   /* stream names, as the config allows them */
+#define RC_RING_MIN_CAPACITY 4096u                 /* below this a record of useful size would not fit twice */
+#define RC_RING_DEFAULT_CKPT 64u                   /* seqs between checkpoints of one lane: bounds a lookup's scan */
+#define RC_REC_HDR_SIZE      56u
+#define RC_REC_EVENT_MAX     65535u     /* event_len is 16 bits: a longer event type is not stored */
 #define RC_SEQ_UNKNOWN       UINT64_MAX /* a cursor whose next record's seq is not known yet */
 #define RC_RING_ALIGN(n)     (((n) + 7u) & ~(uint64_t)7u)
 
 /* Record types. PAD fills the space before the wrap; RESET marks a lane whose offsets restarted
- * (the edge turns it into `event: reset`); DATA is a Kafka record. */
-enum { RC_REC_DATA = 1, RC_REC_PAD = 2, RC_REC_RESET = 3 };
+ * (the edge turns it into `event: reset`); DATA is a Kafka record; SKIP stands for a Kafka record the
+ * ring does not store (too large, not UTF-8, an event type too long): its frame is `event: skipped`
+ * naming it, and its key and event (when they fit) let filters pick who is told. */
+enum { RC_REC_DATA = 1, RC_REC_PAD = 2, RC_REC_RESET = 3, RC_REC_SKIP = 4 };
 
 /* Bridge state, shown by edges in /healthz and /streams. */
 typedef enum {
@@ -91,6 +97,11 @@ typedef enum {
     RC_CTR_SKIPPED = 5,   /* Kafka records the bridge did not store (e.g. invalid UTF-8 in raw format) */
     RC_CTR_RESETS = 6,    /* lane resets (offset out of range, recreated topic) */
     RC_CTR_RESTARTS = 7,  /* times a writer reopened this ring */
+    /* RC_CTR_SKIPPED by reason (the three add up to it) */
+    RC_CTR_SKIP_TOO_LARGE = 8, /* record larger than rc_ring_max_record() */
+    RC_CTR_SKIP_NOT_UTF8 = 9,  /* value not UTF-8 in format: raw (or a raw tombstone's key) */
+    RC_CTR_SKIP_EVENT = 10,    /* event header longer than RC_REC_EVENT_MAX */
+    RC_CTR_NO_LANE = 11,       /* gauge: partitions the bridge sees but cannot give a lane (ring full) */
     RC_CTR_MAX = 16,
 } rc_ring_counter_t;
 
@@ -101,6 +112,8 @@ typedef struct st_rc_rec_hdr_t {
     uint16_t lane;      /* index into the lane table */
     uint64_t seq;       /* dense record sequence (0 in PAD records) */
     int64_t offset;     /* Kafka offset (RESET: the offset the lane restarts from) */
+    int64_t hole_from;  /* DATA, SKIP: the lane's next offset before this record; [hole_from, offset) are holes.
+                         * RESET: the offset the lane's previous history ended at (its next offset then) */
     int64_t timestamp;  /* Kafka timestamp, ms since the epoch, -1 if none */
     int32_t partition;  /* Kafka partition */
     uint32_t key_len;   /* bytes of key right after the header */
@@ -109,7 +122,10 @@ typedef struct st_rc_rec_hdr_t {
     uint16_t flags;     /* RC_RECF_* */
 } rc_rec_hdr_t;
 
-#define RC_RECF_NULL_KEY 0x1 /* the Kafka record had no key (as opposed to an empty one) */
+#define RC_RECF_NULL_KEY      0x1 /* the Kafka record had no key (as opposed to an empty one) */
+#define RC_RECF_TOMBSTONE     0x2 /* the Kafka record had no value (a tombstone) */
+#define RC_RECF_KEY_UNKNOWN   0x4 /* SKIP: the key did not fit; it matches every key filter */
+#define RC_RECF_EVENT_UNKNOWN 0x8 /* SKIP: the event type did not fit; it matches every event filter */
 
 /* A record as a reader sees it: a validated header and pointers into the reader's own buffer. */
 typedef struct st_rc_record_t {
@@ -119,7 +135,7 @@ typedef struct st_rc_record_t {
 
 /* What a writer appends. The pointed-to bytes are copied; the caller keeps ownership. */
 typedef struct st_rc_rec_in_t {
-    uint16_t type; /* RC_REC_DATA or RC_REC_RESET */
+    uint16_t type; /* RC_REC_DATA, RC_REC_SKIP or RC_REC_RESET */
     uint16_t lane;
     uint16_t flags;
     int32_t partition;
@@ -166,15 +182,25 @@ typedef enum {
 
 /* The answer of rc_ring_find_offset(). */
 typedef struct st_rc_found_t {
-    rc_cursor_t at;  /* where to start reading */
-    int64_t offset;  /* FOUND / EXPIRED: the offset of the record at `at` (-1 when `at` is the head) */
-    uint64_t missed; /* EXPIRED: how many offsets of the lane were lost (first kept offset - asked) */
+    rc_cursor_t at;         /* where to start reading */
+    int64_t offset;         /* FOUND / EXPIRED: the offset of the record at `at` (-1 when `at` is the head) */
+    int64_t lost_to;        /* EXPIRED: records of the lane with offsets in [asked, lost_to) are gone; lost_to-1
+                             * held a record (the kept record's predecessor), holes after it are not counted */
+    uint64_t missed;        /* EXPIRED: lost_to - asked */
+    uint64_t history_seq;   /* seq of the record that began the lane's current history (first or RESET) */
+    int64_t history_offset; /* the offset that history began at, if history_reset */
+    int64_t history_prev;   /* the next offset of the history before that RESET, if history_reset */
+    int history_reset;      /* the current history began with a RESET record still in the ring */
 } rc_found_t;
 
 typedef struct st_rc_ring_t rc_ring_t;
 
 /* How rc_ring_writer_open() found the file. */
 typedef enum { RC_RING_CREATED = 0, RC_RING_REOPENED = 1, RC_RING_RECREATED = 2 } rc_ring_opened_t;
+
+/* True if name can name a ring (and so a stream): 1 to RC_RING_NAME_MAX-1 characters of A-Z a-z
+ * 0-9 _ . -, not starting with a dot. The config checks stream names with it. */
+bool rc_ring_name_ok(const char *name);
 
 /* Fills zero fields of g with defaults and rounds sizes to powers of two. */
 void rc_ring_geometry_defaults(rc_ring_geom_t *g);
@@ -226,6 +252,9 @@ int rc_ring_append(rc_ring_t *w, const rc_rec_in_t *in);
  */
 int rc_ring_lane_advance(rc_ring_t *w, uint32_t lane, int64_t offset);
 
+/* Sets a gauge counter (RC_CTR_NO_LANE) to n; published with the next rc_ring_publish(). */
+void rc_ring_set_counter(rc_ring_t *w, rc_ring_counter_t c, uint64_t n);
+
 /* Makes every appended record, lane and counter visible to readers: once per Kafka batch. */
 void rc_ring_publish(rc_ring_t *w);
 
@@ -267,10 +296,10 @@ rc_lookup_t rc_ring_find_time(const rc_ring_t *r, int64_t ts_ms, rc_cursor_t *c)
 
 /*
  * (lane, next offset wanted) -> where the first record of that lane with offset >= next_offset is.
- * FOUND: it is at out->at. EXPECTED: no such record yet; out->at is the head. EXPIRED: records of
- * the lane in [next_offset, out->offset) were evicted (out->missed of them); out->at is the first
- * record kept (or the head). O(log n) over the lane's checkpoints plus a scan of at most
- * ckpt_interval records.
+ * FOUND: it is at out->at (offsets between next_offset and it are holes, or it is the one asked
+ * for). EXPECTED: no such record yet; out->at is the head. EXPIRED: records of the lane in
+ * [next_offset, out->lost_to) were evicted; out->at is the first record kept (or the head). O(log n) over the lane's
+ * checkpoints plus a scan of at most ckpt_interval records.
  */
 rc_lookup_t rc_ring_find_offset(const rc_ring_t *r, uint32_t lane, int64_t next_offset, rc_found_t *out);
 

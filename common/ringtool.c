@@ -52,8 +52,9 @@ static int info(const rc_ring_t *r)
            head.seq, head.seq - old.seq, old.pos, head.pos);
     printf("bridge      pid %u, %s, heartbeat %.1f s ago\n", rc_ring_writer_pid(r), rc_ring_state_str(rc_ring_state(r)),
            hb && now > hb ? (double)(now - hb) / 1e9 : -1.0);
-    static const char *const ctr[] = {"records", "bytes",   "evicted", "publishes",
-                                      "pads",    "skipped", "resets",  "restarts"};
+    static const char *const ctr[] = {"records",        "bytes",         "evicted",    "publishes",
+                                      "pads",           "skipped",       "resets",     "restarts",
+                                      "skip_too_large", "skip_not_utf8", "skip_event", "no_lane"};
     printf("counters   ");
     for (int i = 0; i < (int)RC_ARRAY_SIZE(ctr); i++)
         printf(" %s=%" PRIu64, ctr[i], rc_ring_counter(r, (rc_ring_counter_t)i));
@@ -91,9 +92,13 @@ static int dump(const rc_ring_t *r, uint64_t from, uint64_t count)
         }
         rc_record_t rec;
         while (n < count && rc_ring_next_record(buf, nb, &off, &rec)) {
-            printf("%" PRIu64 " %s lane=%u partition=%d offset=%" PRId64 " ts=%" PRId64 " key=", rec.h.seq,
-                   rec.h.type == RC_REC_RESET ? "RESET" : "DATA", rec.h.lane, rec.h.partition, rec.h.offset,
-                   rec.h.timestamp);
+            printf("%" PRIu64 " %s lane=%u partition=%d offset=%" PRId64 " holes_from=%" PRId64 " flags=%u ts=%" PRId64
+                   " key=",
+                   rec.h.seq,
+                   rec.h.type == RC_REC_RESET  ? "RESET"
+                   : rec.h.type == RC_REC_SKIP ? "SKIP"
+                                               : "DATA",
+                   rec.h.lane, rec.h.partition, rec.h.offset, rec.h.hole_from, rec.h.flags, rec.h.timestamp);
             print_escaped(rec.key, rec.h.key_len);
             printf(" event=");
             print_escaped(rec.event, rec.h.event_len);

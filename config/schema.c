@@ -23,9 +23,7 @@
  * keeps the text equal to the constant.
  */
 
-/* Stream names are ring file names: rc_ring_writer_open() takes fewer than RC_RING_NAME_MAX
- * characters of A-Z a-z 0-9 _ . -, not starting with a dot (ring.c's valid_name; the unit test
- * feeds both the same names). */
+/* Stream names are ring file names: the ring's own rule (rc_ring_name_ok) decides. */
 #define NAME_MAX_LEN (RC_RING_NAME_MAX - 1)
 _Static_assert(NAME_MAX_LEN == 63, "check_stream_name's reason and the streams[].name doc say 63");
 /* Kafka's own limit on topic names; the ring's topic table has room for the longest. */
@@ -103,7 +101,7 @@ static const char *check_ring_dir(const char *s)
 /* The ring's rule (see NAME_MAX_LEN); its own temporary files are the ones that start with a dot. */
 static const char *check_stream_name(const char *s)
 {
-    if (is_name(s, NAME_MAX_LEN) && s[0] != '.')
+    if (rc_ring_name_ok(s))
         return NULL;
     return "must be 1-63 characters of A-Z a-z 0-9 _ . - not starting with a dot";
 }
@@ -287,7 +285,8 @@ const rc_conf_key_t rc_config_schema[] = {
      .def = "latest",
      .check = check_initial,
      .doc = "Where the bridge starts reading Kafka when it creates the ring: `latest`, `earliest`, or a "
-            "number of records back from the end of each partition."},
+            "number of records back from the end of each partition. Only the partitions Kafka has then; "
+            "partitions found later start at their earliest offset."},
     {.key = "streams[].event_header",
      .type = RC_CONF_STRING,
      STREAM(event_header),

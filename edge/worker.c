@@ -94,6 +94,14 @@ typedef struct st_filter_t {
     uint64_t limit; /* 0: none */
 } filter_t;
 
+/* Per lane of a resumed client: offsets below `below` were delivered already, and so was every
+ * record of the lane with a seq below `history_end` (an older history, and the RESET that ended it,
+ * when the client's id placed the partition after that reset). */
+typedef struct st_resume_lane_t {
+    int64_t below;
+    uint64_t history_end;
+} resume_lane_t;
+
 typedef struct st_client_t {
     h2o_generator_t super; /* HTTP/2: h2o calls proceed when a send is done, stop when the client left */
     h2o_req_t *req;        /* HTTP/2; HTTP/1.x only until the headers are written */
@@ -101,7 +109,7 @@ typedef struct st_client_t {
     struct timeval connected_at;
     stream_t *st;
     rc_cursor_t cur;
-    int64_t *skip_below; /* per lane, when resuming: offsets below were delivered already */
+    struct st_resume_lane_t *skip; /* per lane, when resuming: what the client had already */
     uint32_t n_skip;
     filter_t f;
     uint64_t sent, deadline_ms, last_send_ms;
@@ -347,8 +355,11 @@ static int wants(const client_t *c, const rc_record_t *r)
     }
     if (r->h.type == RC_REC_RESET)
         return 1; /* a partition's history restarted: every reader of it must know */
-    return (q->n_keys == 0 || matches_any(q->keys, q->n_keys, r->key, r->h.key_len)) &&
-           (q->n_events == 0 || matches_any(q->events, q->n_events, r->event, r->h.event_len));
+    /* A SKIP record whose key or event type did not fit is told to every client it might concern. */
+    return (q->n_keys == 0 || (r->h.flags & RC_RECF_KEY_UNKNOWN) ||
+            matches_any(q->keys, q->n_keys, r->key, r->h.key_len)) &&
+           (q->n_events == 0 || (r->h.flags & RC_RECF_EVENT_UNKNOWN) ||
+            matches_any(q->events, q->n_events, r->event, r->h.event_len));
 }
 
 /* Sends what the client should get next, if nothing of it is in flight. */
@@ -409,10 +420,13 @@ static void pump(client_t *c)
             }
             first = 0;
             c->cur.seq = rec.h.seq + 1;
-            if (c->skip_below && rec.h.lane < c->n_skip) {
+            if (c->skip && rec.h.lane < c->n_skip) {
+                resume_lane_t *sl = &c->skip[rec.h.lane];
+                if (rec.h.seq < sl->history_end)
+                    continue; /* before the history the client's id is in, or the RESET it has seen */
                 if (rec.h.type == RC_REC_RESET)
-                    c->skip_below[rec.h.lane] = 0; /* a new history: all of it is new to the client */
-                else if (rec.h.offset < c->skip_below[rec.h.lane])
+                    sl->below = 0; /* a new history: all of it is new to the client */
+                else if (rec.h.offset < sl->below)
                     continue;
             }
             if (!wants(c, &rec))
@@ -535,7 +549,7 @@ static void client_destroy(client_t *c)
     rc_access_stream_end((size_t)W.id, c->ip_slot);
     free(c->pre);
     free(c->pre_sent);
-    free(c->skip_below);
+    free(c->skip);
     if (!c->h2)
         free(c); /* an HTTP/2 client lives in its request's pool */
 }
@@ -642,7 +656,7 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         *why = "the ring is not readable";
         return -1;
     }
-    c->skip_below = rc_malloc((n ? n : 1) * sizeof(int64_t));
+    c->skip = rc_malloc((n ? n : 1) * sizeof(*c->skip));
     c->n_skip = n;
     uint64_t missed = 0;
     h2o_iovec_t parts = h2o_iovec_init(NULL, 0);
@@ -656,23 +670,43 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         }
         int t = topic_index(st, topic), idx = t < 0 ? -1 : rc_cut_index(&cut, (uint32_t)t, (uint32_t)part);
         int64_t want = idx >= 0 && cut.next[idx] >= 0 ? cut.next[idx] : 0; /* unknown: from its start */
-        if (next >= 0 && want > next) {
-            *why = "the last event id is ahead of this stream's Kafka position";
-            return -1;
-        }
-        c->skip_below[l] = want;
+        c->skip[l].below = want;
+        c->skip[l].history_end = 0;
         rc_found_t fo;
         rc_lookup_t res = rc_ring_find_offset(st->ring, l, want, &fo);
         if (res == RC_LOOKUP_CORRUPT || res == RC_NOTFOUND) {
             *why = "the ring could not place the last event id";
             return -1;
         }
+        /* Placed before the partition's last reset: the id names an offset the history before it had
+         * reached, beyond the current history or below where it began. (An offset both histories
+         * have, as after a topic was recreated, is read as one of the current history.) */
+        int known = idx >= 0 && cut.next[idx] >= 0;
+        int before = known && fo.history_reset && want <= fo.history_prev && (want > next || want < fo.history_offset);
+        if (!before && next >= 0 && want > next) {
+            *why = "the last event id is ahead of this stream's Kafka position";
+            return -1;
+        }
+        if (before) {
+            /* What is left of that history comes first (all of it, if the client had it all: from the
+             * reset), then the reset, whose data names what Kafka no longer had, then the rest. */
+            int at_reset = want == fo.history_prev && rc_ring_find_seq(st->ring, fo.history_seq, &fo.at) == RC_FOUND;
+            if (!at_reset && rc_ring_oldest(st->ring, &fo.at) != 0) {
+                *why = "the ring is not readable";
+                return -1;
+            }
+            res = RC_FOUND;
+        } else if (known && fo.history_reset) {
+            c->skip[l].history_end = fo.history_seq + 1; /* after the reset: it and what came before are had */
+        }
         if (res == RC_EXPIRED && fo.missed > 0) {
+            /* Only records really gone: [want, lost_to) ends at the last record evicted, holes after
+             * it (compaction, transaction markers) are not counted. */
             missed += fo.missed;
             char buf[400];
             int k = snprintf(buf, sizeof(buf),
                              "%s{\"topic\":\"%s\",\"partition\":%d,\"from\":%" PRId64 ",\"to\":%" PRId64 "}",
-                             parts.len ? "," : "", topic, part, want, want + (int64_t)fo.missed);
+                             parts.len ? "," : "", topic, part, want, fo.lost_to);
             parts = h2o_concat(&c->req->pool, parts, h2o_iovec_init(buf, (size_t)k));
         }
         if (fo.at.seq < start.seq)
@@ -812,8 +846,8 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
             snprintf(json, sizeof(json), "{\"reason\":\"%s\"}", why);
             add_event(c, "reset", json);
             RC_EDGE_COUNT(st->ctr, resets, 1);
-            free(c->skip_below);
-            c->skip_below = NULL;
+            free(c->skip);
+            c->skip = NULL;
         }
     }
     if (!resumed && q->has_since) {
@@ -941,10 +975,17 @@ static int serve_health(h2o_req_t *req)
             uint64_t hb = rc_ring_heartbeat_ns(st->ring);
             rc_ring_state_t s = rc_ring_state(st->ring);
             int fresh = hb != 0 && now >= hb && now - hb < HEALTHY_HB_NS;
-            if (!fresh || s != RC_STATE_STREAMING)
+            uint64_t unread = rc_ring_counter(st->ring, RC_CTR_NO_LANE);
+            if (!fresh || s != RC_STATE_STREAMING || unread > 0)
                 healthy = 0;
-            k = snprintf(line, sizeof(line), "%s: bridge %s, heartbeat %s\n", st->conf->name, rc_ring_state_str(s),
+            k = snprintf(line, sizeof(line), "%s: bridge %s, heartbeat %s", st->conf->name, rc_ring_state_str(s),
                          fresh ? "fresh" : "stale");
+            if (unread > 0 && k > 0 && (size_t)k < sizeof(line))
+                k += snprintf(line + k, sizeof(line) - (size_t)k,
+                              "; %" PRIu64 " partitions NOT read: no lane left in the ring (ring.max_partitions)",
+                              unread);
+            if (k > 0 && (size_t)k < sizeof(line) - 1)
+                line[k++] = '\n';
         }
         body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
     }
@@ -1030,33 +1071,45 @@ static int serve_metrics(h2o_req_t *req)
                                                 "# TYPE ringcast_ring_records gauge\n"));
     h2o_iovec_t up = h2o_iovec_init(H2O_STRLIT("# HELP ringcast_bridge_up 1 if the stream's bridge streams with a "
                                                "fresh heartbeat\n# TYPE ringcast_bridge_up gauge\n"));
-    h2o_iovec_t skip =
-        h2o_iovec_init(H2O_STRLIT("# HELP ringcast_ring_skipped_total Kafka records the bridge did not "
-                                  "store (not UTF-8, too large)\n# TYPE ringcast_ring_skipped_total counter\n"));
+    h2o_iovec_t skip = h2o_iovec_init(
+        H2O_STRLIT("# HELP ringcast_ring_skipped_total Kafka records the bridge did not store, each announced as "
+                   "event: skipped\n# TYPE ringcast_ring_skipped_total counter\n"));
+    h2o_iovec_t nolane = h2o_iovec_init(
+        H2O_STRLIT("# HELP ringcast_partitions_unread partitions of the stream's topics without a lane in its ring "
+                   "(ring.max_partitions reached)\n# TYPE ringcast_partitions_unread gauge\n"));
     for (size_t s = 0; s < W.n_streams; s++) {
         stream_t *st = &W.streams[s];
         if (st->retired)
             continue;
         rc_cursor_t head = {0, 0}, old = {0, 0};
         int is_up = 0;
-        uint64_t skipped = 0;
+        uint64_t skipped[3] = {0, 0, 0}, unread = 0;
+        static const rc_ring_counter_t skip_ctr[3] = {RC_CTR_SKIP_TOO_LARGE, RC_CTR_SKIP_NOT_UTF8, RC_CTR_SKIP_EVENT};
+        static const char *const skip_reason[3] = {"too_large", "not_utf8", "event_too_long"};
         if (st->ring != NULL) {
             rc_ring_head(st->ring, &head);
             if (rc_ring_oldest(st->ring, &old) != 0)
                 old = head;
             uint64_t hb = rc_ring_heartbeat_ns(st->ring);
             is_up = rc_ring_state(st->ring) == RC_STATE_STREAMING && hb && now >= hb && now - hb < HEALTHY_HB_NS;
-            skipped = rc_ring_counter(st->ring, RC_CTR_SKIPPED);
+            for (int i = 0; i < 3; i++)
+                skipped[i] = rc_ring_counter(st->ring, skip_ctr[i]);
+            unread = rc_ring_counter(st->ring, RC_CTR_NO_LANE);
         }
         const char *nm = st->conf->name;
         k = snprintf(line, sizeof(line), "ringcast_ring_records{stream=\"%s\"} %" PRIu64 "\n", nm, head.seq - old.seq);
         rec = h2o_concat(&req->pool, rec, h2o_iovec_init(line, (size_t)k));
         k = snprintf(line, sizeof(line), "ringcast_bridge_up{stream=\"%s\"} %d\n", nm, is_up);
         up = h2o_concat(&req->pool, up, h2o_iovec_init(line, (size_t)k));
-        k = snprintf(line, sizeof(line), "ringcast_ring_skipped_total{stream=\"%s\"} %" PRIu64 "\n", nm, skipped);
-        skip = h2o_concat(&req->pool, skip, h2o_iovec_init(line, (size_t)k));
+        for (int i = 0; i < 3; i++) {
+            k = snprintf(line, sizeof(line), "ringcast_ring_skipped_total{stream=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                         nm, skip_reason[i], skipped[i]);
+            skip = h2o_concat(&req->pool, skip, h2o_iovec_init(line, (size_t)k));
+        }
+        k = snprintf(line, sizeof(line), "ringcast_partitions_unread{stream=\"%s\"} %" PRIu64 "\n", nm, unread);
+        nolane = h2o_concat(&req->pool, nolane, h2o_iovec_init(line, (size_t)k));
     }
-    body = h2o_concat(&req->pool, body, rec, up, skip, rc_access_metrics(&req->pool));
+    body = h2o_concat(&req->pool, body, rec, up, skip, nolane, rc_access_metrics(&req->pool));
     req->res.status = 200;
     req->res.reason = "OK";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,

@@ -60,7 +60,7 @@ printf 'bad \xff\xfe bytes' | kcat -P -b "$BOOT" -t orders -p 0 -D '\0' -k bin
 printf 'audit entry' | kcat -P -b "$BOOT" -t audit -p 0 -D '\0'
 
 count() { "$TOOL" info "$RINGS/$1.ring" | sed -n 's/.*counters *records=\([0-9]*\).*/\1/p'; }
-raw_done() { [ "$(count raw)" = 6002 ]; }
+raw_done() { [ "$(count raw)" = 6003 ]; } # 6002 records and the notice of the one not stored
 js_done() { [ "$(count js)" = $((6004 + n_wake)) ]; }
 ok "raw stream: every UTF-8 record arrives" wait_for 30 raw_done
 ok "json stream: every record of both topics arrives" wait_for 30 js_done
@@ -72,7 +72,7 @@ is "raw stream: no (partition, offset) twice" \
 for p in 0 1 2; do
     want=$([ $p = 0 ] && echo 2000 || echo 2001) # partition 0's last record is not UTF-8
     is "raw stream: partition $p offsets are 0..$((want - 1)) in ring order" \
-        "$(grep " partition=$p " "$T/raw.dump" | sed 's/.*offset=\([0-9]*\).*/\1/' | awk -v w="$want" '
+        "$(grep "DATA lane=[0-9]* partition=$p " "$T/raw.dump" | sed 's/.*offset=\([0-9]*\).*/\1/' | awk -v w="$want" '
             $1 != NR - 1 { bad = 1 } END { print (bad || NR != w) ? "broken at " NR : "in order" }')" "in order"
 done
 is "raw stream: the record's key, offset and frame data" \
@@ -84,8 +84,13 @@ is "raw stream: a multi-line value becomes one data line per line" \
 is "raw stream: the event header named by event_header (default: event) is the SSE event" \
     "$(grep ' key=tick ' "$T/raw.dump" | sed 's/.* event=\([^ ]*\) frame=id: [A-Za-z0-9_-]*\\n/\1 | /')" \
     'ignored | event: ignored\ndata: {"price": 42}\n\n'
-is "raw stream: a value that is not UTF-8 is skipped and counted" \
-    "$("$TOOL" info "$RINGS/raw.ring" | sed -n 's/.*skipped=\([0-9]*\).*/\1/p'):$(grep -c ' key=bin ' "$T/raw.dump")" "1:0"
+is "raw stream: a value that is not UTF-8 is not stored, and counted by reason" \
+    "$("$TOOL" info "$RINGS/raw.ring" | sed -n 's/.*skipped=\([0-9]*\).*skip_not_utf8=\([0-9]*\).*/\1 \2/p'):$(grep -c 'DATA .* key=bin ' "$T/raw.dump")" "1 1:0"
+is "raw stream: in its place a SKIP record announces it as event: skipped" \
+    "$(grep ' SKIP lane=0 partition=0 offset=2000 ' "$T/raw.dump" | sed 's/.* key=\([^ ]*\) .*frame=id: [A-Za-z0-9_-]*\\n/\1 | /')" \
+    'bin | event: skipped\ndata: {"topic":"orders","partition":0,"offset":2000,"reason":"not_utf8","bytes":12}\n\n'
+ok "raw stream: the bridge logs the record not stored" \
+    wait_for 20 grep -q 'raw: 1 records not stored.*not_utf8 1.*the last: orders\[0\]@2000: not_utf8' "$T/bridge.log"
 is "json stream: the envelope carries topic, partition, offset, key and value" \
     "$(grep ' key=user2 ' "$T/js.dump" | grep ' partition=1 offset=1234 ' | sed 's/.*\\ndata: \(.*\)\\n\\n$/\1/' |
         sed 's/"timestamp":[0-9]*/"timestamp":T/')" \
@@ -110,14 +115,14 @@ ok "SIGTERM: the mock cluster's bootstrap file is removed" test ! -e "$RINGS/kaf
 # reset marker and continues from the offsets Kafka has now.
 spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
 ok "restart: the ring is reopened and continues its sequence" \
-    wait_for 20 grep -q "raw: reopened, continues at seq 6002" "$T/bridge.log"
-resets() { [ "$("$TOOL" dump "$RINGS/raw.ring" 6002 | grep -c ' RESET ')" = 3 ]; }
+    wait_for 20 grep -q "raw: reopened, continues at seq 6003" "$T/bridge.log"
+resets() { [ "$("$TOOL" dump "$RINGS/raw.ring" 6003 | grep -c ' RESET ')" = 3 ]; }
 ok "restart: a reset marker for each of the 3 partitions" wait_for 20 resets
 BOOT=$(cat "$RINGS/kafka-bootstrap")
 seq 0 9 | sed 's/^/again-/' | kcat -P -b "$BOOT" -t orders -p 0
-again() { [ "$(count raw)" = 6015 ]; }
+again() { [ "$(count raw)" = 6016 ]; }
 ok "restart: new records arrive after the markers" wait_for 20 again
-"$TOOL" dump "$RINGS/raw.ring" 6002 >"$T/raw2.dump"
+"$TOOL" dump "$RINGS/raw.ring" 6003 >"$T/raw2.dump"
 is "restart: the marker is an SSE reset event naming the partition and both offsets" \
     "$(grep ' RESET lane=0 ' "$T/raw2.dump" | sed 's/.*frame=id: [A-Za-z0-9_-]*\\n//')" \
     'event: reset\ndata: {"topic":"orders","partition":0,"from":2001,"to":0,"reason":"offset out of range"}\n\n'

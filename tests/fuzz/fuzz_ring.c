@@ -164,7 +164,7 @@ static rc_read_t read_checked(const rc_ring_t *r, rc_cursor_t *c, size_t buflen,
     uint64_t seq = before.seq;
     const uint8_t *end = (const uint8_t *)buf + nb;
     while (rc_ring_next_record(buf, nb, &off, &rec)) {
-        FUZZ_CHECK(rec.h.type == RC_REC_DATA || rec.h.type == RC_REC_RESET);
+        FUZZ_CHECK(rec.h.type == RC_REC_DATA || rec.h.type == RC_REC_RESET || rec.h.type == RC_REC_SKIP);
         FUZZ_CHECK(rec.key + rec.h.key_len <= end && rec.event + rec.h.event_len <= end &&
                    rec.frame + rec.h.frame_len <= end);
         FUZZ_CHECK(seq == RC_SEQ_UNKNOWN || rec.h.seq == seq);

@@ -405,8 +405,8 @@ TEST(record_larger_than_max_is_refused)
     REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
     CHECK_EQ_U64(rc_ring_max_record(f.w), 1024);
-    CHECK_EQ_INT(put_sized(f.w, 0, 0, 1024 - 48 - 1), 0);
-    CHECK_EQ_INT(put_sized(f.w, 0, 1, 1024 - 48 + 1), -1);
+    CHECK_EQ_INT(put_sized(f.w, 0, 0, 1024 - RC_REC_HDR_SIZE - 1), 0);
+    CHECK_EQ_INT(put_sized(f.w, 0, 1, 1024 - RC_REC_HDR_SIZE + 1), -1);
     fx_done(&f);
 }
 
@@ -474,13 +474,13 @@ TEST(read_returns_only_whole_records)
     REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
     add_lanes(f.w, 1);
     for (int i = 0; i < 3; i++)
-        put_sized(f.w, 0, i, 100); /* 148 -> 152 bytes each */
+        put_sized(f.w, 0, i, 100); /* 156 -> 160 bytes each */
     rc_ring_publish(f.w);
     rc_cursor_t c = {0, 0};
-    uint64_t buf[40]; /* 320 bytes: two whole records */
+    uint64_t buf[42]; /* 336 bytes: two whole records */
     size_t nb;
     CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_OK);
-    CHECK_EQ_U64(nb, 304);
+    CHECK_EQ_U64(nb, 320);
     CHECK_EQ_U64(c.seq, 2);
     CHECK_EQ_INT(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb), RC_READ_OK);
     CHECK_EQ_U64(c.seq, 3);
@@ -648,6 +648,132 @@ TEST(find_offset_after_reset_searches_the_new_history)
     /* 15 existed only before the reset: the ring's current history has not reached it. */
     CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 15, &fo), RC_EXPECTED);
     CHECK_EQ_U64(rc_ring_counter(f.w, RC_CTR_RESETS), 1);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(find_offset_tells_holes_from_losses)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 4096, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    /* A compacted or transactional log: only every third offset holds a record. */
+    for (int i = 0; i < 100; i++)
+        put_sized(f.w, 0, 3 * i, 200);
+    rc_ring_publish(f.w);
+    rc_cursor_t old;
+    rc_ring_oldest(f.w, &old);
+    int64_t first = 3 * (int64_t)old.seq; /* the oldest record kept; first - 3 was evicted */
+    REQUIRE(old.seq > 2);
+    rc_found_t fo;
+    /* A client that had first - 3 wants first - 2: only holes lie between, nothing was lost. */
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first - 2, &fo), RC_FOUND);
+    CHECK_EQ_U64(fo.at.seq, old.seq);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first - 1, &fo), RC_FOUND);
+    /* One that wants first - 3 lost that record: the range ends after it, the holes are not counted. */
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first - 3, &fo), RC_EXPIRED);
+    CHECK_EQ_INT(fo.lost_to, first - 2);
+    CHECK_EQ_U64(fo.missed, 1);
+    CHECK_EQ_U64(fo.at.seq, old.seq);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, first - 5, &fo), RC_EXPIRED);
+    CHECK_EQ_INT(fo.lost_to, first - 2);
+    /* Within the ring, a want in a hole is the next record, whatever the checkpoints. */
+    for (int64_t want = first; want < 300; want++) {
+        CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, want, &fo), want > 297 ? RC_EXPECTED : RC_FOUND);
+        if (want <= 297)
+            CHECK_EQ_INT(fo.offset, (want + 2) / 3 * 3);
+    }
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(hole_from_follows_lane_advance_and_records)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    CHECK_EQ_INT(rc_ring_lane_advance(f.w, 0, 10), 0); /* the lane starts at 10 */
+    CHECK_EQ_INT(put(f.w, 0, 12, "data: a\n\n"), 0);
+    CHECK_EQ_INT(put(f.w, 0, 13, "data: b\n\n"), 0);
+    CHECK_EQ_INT(put(f.w, 0, 20, "data: c\n\n"), 0);
+    rc_ring_publish(f.w);
+    uint64_t buf[256];
+    rc_cursor_t c = {0, 0};
+    size_t nb, off = 0;
+    REQUIRE(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb) == RC_READ_OK);
+    rc_record_t rec;
+    int64_t want[3][2] = {{12, 10}, {13, 13}, {20, 14}};
+    for (int i = 0; i < 3; i++) {
+        REQUIRE(rc_ring_next_record(buf, nb, &off, &rec));
+        CHECK_EQ_INT(rec.h.offset, want[i][0]);
+        CHECK_EQ_INT(rec.h.hole_from, want[i][1]);
+    }
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(skip_records_are_records_of_their_lane)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 1);
+    CHECK_EQ_INT(put(f.w, 0, 0, "data: a\n\n"), 0);
+    rc_rec_in_t skip = {.type = RC_REC_SKIP,
+                        .lane = 0,
+                        .partition = 0,
+                        .offset = 1,
+                        .flags = RC_RECF_KEY_UNKNOWN,
+                        .frame = "event: skipped\ndata: {}\n\n",
+                        .frame_len = 25};
+    CHECK_EQ_INT(rc_ring_append(f.w, &skip), 0);
+    CHECK_EQ_INT(rc_ring_append(f.w, &skip), 1); /* the same offset again: a duplicate */
+    CHECK_EQ_INT(put(f.w, 0, 1, "data: again\n\n"), 1);
+    CHECK_EQ_INT(put(f.w, 0, 2, "data: b\n\n"), 0);
+    rc_ring_publish(f.w);
+    rc_found_t fo;
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 1, &fo), RC_FOUND);
+    CHECK_EQ_U64(fo.at.seq, 1);
+    uint64_t buf[256];
+    rc_cursor_t c = {0, 0};
+    size_t nb, off = 0;
+    REQUIRE(rc_ring_read(f.w, &c, buf, sizeof(buf), &nb) == RC_READ_OK);
+    rc_record_t rec;
+    REQUIRE(rc_ring_next_record(buf, nb, &off, &rec));
+    REQUIRE(rc_ring_next_record(buf, nb, &off, &rec));
+    CHECK_EQ_INT(rec.h.type, RC_REC_SKIP);
+    CHECK_EQ_INT(rec.h.flags, RC_RECF_KEY_UNKNOWN);
+    CHECK_EQ_U64(c.seq, 3);
+    validate_ok(f.w);
+    fx_done(&f);
+}
+
+TEST(find_offset_names_the_reset_that_began_the_history)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    add_lanes(f.w, 2);
+    for (int i = 0; i < 20; i++)
+        put(f.w, 0, i, "data: r\n\n");
+    put(f.w, 1, 0, "data: other\n\n");
+    rc_rec_in_t reset = {.type = RC_REC_RESET, .lane = 0, .partition = 0, .offset = 0};
+    CHECK_EQ_INT(rc_ring_append(f.w, &reset), 0); /* seq 21 */
+    for (int i = 0; i < 5; i++)
+        put(f.w, 0, i, "data: n\n\n");
+    rc_ring_publish(f.w);
+    rc_found_t fo;
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 0, 3, &fo), RC_FOUND);
+    CHECK_EQ_INT(fo.history_reset, 1);
+    CHECK_EQ_U64(fo.history_seq, 21);
+    CHECK_EQ_INT(fo.history_offset, 0);
+    CHECK_EQ_INT(rc_ring_find_offset(f.w, 1, 0, &fo), RC_FOUND);
+    CHECK_EQ_INT(fo.history_reset, 0); /* lane 1 never restarted */
+    rc_ring_set_counter(f.w, RC_CTR_NO_LANE, 7);
+    rc_ring_publish(f.w);
+    CHECK_EQ_U64(rc_ring_counter(f.w, RC_CTR_NO_LANE), 7);
     validate_ok(f.w);
     fx_done(&f);
 }
