@@ -226,7 +226,8 @@ FUZZ_SUITE := fuzz='tests/fuzz/run.sh $(FUZZ) $(FUZZ_TARGETS)'
 KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
 	edge-kafka=tests/kafka/edge_kafka.sh \
-	faults-kafka=tests/kafka/faults_kafka.sh
+	faults-kafka=tests/kafka/faults_kafka.sh \
+	probe-log-shapes=tests/kafka/probe_log_shapes.sh
 
 # The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
 BROWSER_SUITE := demo-browser=tests/browser/run.sh
