@@ -62,7 +62,7 @@ TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_co
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
               $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
 TESTS_TSAN := $(TSAN)/tests/ring_stress
-TOOLS      := $(REL)/tests/sse_check
+TOOLS      := $(REL)/tests/sse_check $(REL)/tests/kafka_tx
 # Fuzz targets: tests/fuzz/fuzz_<name>.c, each built for libFuzzer ($(FUZZ)/fuzz_<name>) and, with
 # tests/fuzz/replay.c as its main, by gcc's ASan build ($(ASAN)/tests/fuzz_<name>).
 FUZZ_TARGETS  := eventid query config ring sse
@@ -151,6 +151,9 @@ $(eval $(call test_prog,$(TSAN),CFLAGS_tsan))
 # sse_check: the many-client exactness checker of the fault and overload tests (tests/tools/).
 $(REL)/tests/sse_check: $(call objs,$(REL),tests/tools/sse_check.c $(COMMON_SRC))
 	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
+# kafka_tx: writes committed, aborted and plain records for the real-Kafka tests (tests/tools/).
+$(REL)/tests/kafka_tx: $(call objs,$(REL),tests/tools/kafka_tx.c)
+	$(call link,$(CFLAGS_rel),$(KAFKA_LIBS))
 
 # --- fuzz targets --------------------------------------------------------------------------------
 # What each target links besides its own file.
@@ -225,7 +228,8 @@ FUZZ_SUITE := fuzz='tests/fuzz/run.sh $(FUZZ) $(FUZZ_TARGETS)'
 KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
 	edge-kafka=tests/kafka/edge_kafka.sh \
-	faults-kafka=tests/kafka/faults_kafka.sh
+	faults-kafka=tests/kafka/faults_kafka.sh \
+	probe-log-shapes=tests/kafka/probe_log_shapes.sh
 
 # The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
 BROWSER_SUITE := demo-browser=tests/browser/run.sh
