@@ -229,6 +229,7 @@ KAFKA_SUITE := \
 	bridge-kafka=tests/kafka/bridge_kafka.sh \
 	edge-kafka=tests/kafka/edge_kafka.sh \
 	faults-kafka=tests/kafka/faults_kafka.sh \
+	log-shapes-kafka=tests/kafka/log_shapes_kafka.sh \
 	probe-log-shapes=tests/kafka/probe_log_shapes.sh
 
 # The demo page in Debian's chromium, driven by playwright-core (scripts/install-browser.sh).
