@@ -769,6 +769,7 @@ TEST(find_offset_names_the_reset_that_began_the_history)
     CHECK_EQ_INT(fo.history_reset, 1);
     CHECK_EQ_U64(fo.history_seq, 21);
     CHECK_EQ_INT(fo.history_offset, 0);
+    CHECK_EQ_INT(fo.history_prev, 20); /* the old history had reached offset 20 */
     CHECK_EQ_INT(rc_ring_find_offset(f.w, 1, 0, &fo), RC_FOUND);
     CHECK_EQ_INT(fo.history_reset, 0); /* lane 1 never restarted */
     rc_ring_set_counter(f.w, RC_CTR_NO_LANE, 7);
