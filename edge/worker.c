@@ -58,6 +58,7 @@
 #define DRAIN_MS      5000            /* longest a stopping worker waits for its streams to end */
 #define HEALTHY_HB_NS (5000000000ull) /* a bridge heartbeat older than this makes /healthz fail */
 #define TRIM_STREAMS  1000            /* streams closed since the peak that make a worker return freed memory */
+#define LAST_ID_MAX   46              /* ids a client keeps to resume from when lapped: ~20 partitions */
 
 typedef struct st_chunk_t {
     uint32_t refs;
@@ -111,6 +112,8 @@ typedef struct st_client_t {
     rc_cursor_t cur;
     struct st_resume_lane_t *skip; /* per lane, when resuming: what the client had already */
     uint32_t n_skip;
+    uint8_t last_id_len;       /* 0: none, or longer than last_id */
+    char last_id[LAST_ID_MAX]; /* the id of the last record read: where a lapped client resumes */
     filter_t f;
     uint64_t sent, deadline_ms, last_send_ms;
     chunk_t *chunk; /* held while a send is in flight */
@@ -362,6 +365,21 @@ static int wants(const client_t *c, const rc_record_t *r)
             matches_any(q->events, q->n_events, r->event, r->h.event_len));
 }
 
+static int resume(client_t *c, const char *id, size_t id_len, const char **why);
+
+/* Keeps the id of a frame ("id: <id>\n..."), the client's position once it read that record. */
+static void keep_last_id(client_t *c, const uint8_t *frame, uint32_t len)
+{
+    c->last_id_len = 0;
+    if (len < 5 || memcmp(frame, "id: ", 4) != 0)
+        return;
+    const uint8_t *nl = memchr(frame + 4, '\n', len - 4 < LAST_ID_MAX + 1 ? len - 4 : LAST_ID_MAX + 1);
+    if (nl == NULL)
+        return; /* longer than last_id: the client goes without */
+    c->last_id_len = (uint8_t)(nl - frame - 4);
+    memcpy(c->last_id, frame + 4, c->last_id_len);
+}
+
 /* Sends what the client should get next, if nothing of it is in flight. */
 static void pump(client_t *c)
 {
@@ -387,7 +405,16 @@ static void pump(client_t *c)
         if (r == RC_READ_EMPTY)
             break;
         if (r == RC_READ_LAPPED) {
-            /* Too slow for the ring: say how much was lost, continue with the oldest record. */
+            /* Too slow for the ring: the client resumes from the last id it read, as it would on a
+             * reconnect. The gap then names the offset ranges really gone, partition by partition. */
+            const char *why;
+            int rr = c->last_id_len ? resume(c, c->last_id, c->last_id_len, &why) : -1;
+            if (rr >= 0) {
+                if (rr == 1)
+                    RC_EDGE_COUNT(st->ctr, gaps_lapped, 1);
+                continue;
+            }
+            /* No id to resume from (nothing read yet, or an id too long to keep): count the records. */
             rc_cursor_t old;
             if (rc_ring_oldest(st->ring, &old) != 0)
                 break;
@@ -411,6 +438,8 @@ static void pump(client_t *c)
         size_t frames = 0, bytes = 0;
         rc_record_t rec;
         int first = 1;
+        const uint8_t *last_frame = NULL; /* of the last record read past the resume's skips */
+        uint32_t last_frame_len = 0;
         while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
             if (first && rec.h.seq != c->cur.seq) {
                 rc_warn("sse", "%s: no record %" PRIu64 " where the stream expected it; ending the stream",
@@ -429,6 +458,8 @@ static void pump(client_t *c)
                 else if (rec.h.offset < sl->below)
                     continue;
             }
+            last_frame = rec.frame;
+            last_frame_len = rec.h.frame_len;
             if (!wants(c, &rec))
                 continue;
             iov[n++] = h2o_iovec_init(rec.frame, rec.h.frame_len);
@@ -441,6 +472,8 @@ static void pump(client_t *c)
                 break;
             }
         }
+        if (last_frame != NULL)
+            keep_last_id(c, last_frame, last_frame_len);
         /* Whole chunk consumed, or stopped early (limit, iov full): the cursor follows what was taken. */
         if (off >= ch->len)
             c->cur = ch->end;
@@ -644,6 +677,10 @@ static int topic_index(const stream_t *st, const char *topic)
 /* Sets the client's start from its last event id; returns 0, or -1 (with *why) for a reset. */
 static int resume(client_t *c, const char *id, size_t id_len, const char **why)
 {
+    /* A lapped client's own last id can lag its position on a partition it skips over after a
+     * resume (it had those records): what it had before is the floor. */
+    const resume_lane_t *floor = c->skip;
+    uint32_t n_floor = c->n_skip;
     stream_t *st = c->st;
     rc_cut_t cut;
     if (rc_eventid_decode(id, id_len, st->fp, &cut) != 0) {
@@ -656,27 +693,29 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         *why = "the ring is not readable";
         return -1;
     }
-    c->skip = rc_malloc((n ? n : 1) * sizeof(*c->skip));
-    c->n_skip = n;
+    resume_lane_t *skip = rc_malloc((n ? n : 1) * sizeof(*skip));
     uint64_t missed = 0;
-    h2o_iovec_t parts = h2o_iovec_init(NULL, 0);
+    char *parts = NULL; /* the gap's partition ranges, JSON objects joined by commas */
+    size_t parts_len = 0;
     for (uint32_t l = 0; l < n; l++) {
         char topic[RC_RING_TOPIC_MAX];
         int32_t part;
         int64_t next;
         if (rc_ring_lane_info(st->ring, l, topic, sizeof(topic), &part, &next) != 0) {
             *why = "the ring is not readable";
-            return -1;
+            goto fail;
         }
         int t = topic_index(st, topic), idx = t < 0 ? -1 : rc_cut_index(&cut, (uint32_t)t, (uint32_t)part);
         int64_t want = idx >= 0 && cut.next[idx] >= 0 ? cut.next[idx] : 0; /* unknown: from its start */
-        c->skip[l].below = want;
-        c->skip[l].history_end = 0;
+        if (l < n_floor && floor[l].below > want)
+            want = floor[l].below;
+        skip[l].below = want;
+        skip[l].history_end = l < n_floor ? floor[l].history_end : 0;
         rc_found_t fo;
         rc_lookup_t res = rc_ring_find_offset(st->ring, l, want, &fo);
         if (res == RC_LOOKUP_CORRUPT || res == RC_NOTFOUND) {
             *why = "the ring could not place the last event id";
-            return -1;
+            goto fail;
         }
         /* Placed before the partition's last reset: the id names an offset the history before it had
          * reached, beyond the current history or below where it began. (An offset both histories
@@ -685,7 +724,7 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
         int before = known && fo.history_reset && want <= fo.history_prev && (want > next || want < fo.history_offset);
         if (!before && next >= 0 && want > next) {
             *why = "the last event id is ahead of this stream's Kafka position";
-            return -1;
+            goto fail;
         }
         if (before) {
             /* What is left of that history comes first (all of it, if the client had it all: from the
@@ -697,7 +736,8 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
             }
             res = RC_FOUND;
         } else if (known && fo.history_reset) {
-            c->skip[l].history_end = fo.history_seq + 1; /* after the reset: it and what came before are had */
+            if (fo.history_seq + 1 > skip[l].history_end)
+                skip[l].history_end = fo.history_seq + 1; /* after the reset: it and what came before are had */
         }
         if (res == RC_EXPIRED && fo.missed > 0) {
             /* Only records really gone: [want, lost_to) ends at the last record evicted, holes after
@@ -706,25 +746,32 @@ static int resume(client_t *c, const char *id, size_t id_len, const char **why)
             char buf[400];
             int k = snprintf(buf, sizeof(buf),
                              "%s{\"topic\":\"%s\",\"partition\":%d,\"from\":%" PRId64 ",\"to\":%" PRId64 "}",
-                             parts.len ? "," : "", topic, part, want, fo.lost_to);
-            parts = h2o_concat(&c->req->pool, parts, h2o_iovec_init(buf, (size_t)k));
+                             parts_len ? "," : "", topic, part, want, fo.lost_to);
+            parts = rc_realloc(parts, parts_len + (size_t)k + 1);
+            memcpy(parts + parts_len, buf, (size_t)k + 1);
+            parts_len += (size_t)k;
         }
         if (fo.at.seq < start.seq)
             start = fo.at;
     }
     c->cur = start;
+    free(c->skip);
+    c->skip = skip;
+    c->n_skip = n;
     if (missed) {
         char head[64];
         int k = snprintf(head, sizeof(head), "{\"missed\":%" PRIu64 ",\"partitions\":[", missed);
-        h2o_iovec_t json =
-            h2o_concat(&c->req->pool, h2o_iovec_init(head, (size_t)k), parts, h2o_iovec_init(H2O_STRLIT("]}")));
-        char *z = h2o_mem_alloc_pool(&c->req->pool, json.len + 1);
-        memcpy(z, json.base, json.len);
-        z[json.len] = '\0';
-        add_event(c, "gap", z);
-        RC_EDGE_COUNT(st->ctr, gaps_evicted, 1);
+        add_pre(c, H2O_STRLIT("event: gap\ndata: "));
+        add_pre(c, head, (size_t)k);
+        add_pre(c, parts, parts_len);
+        add_pre(c, H2O_STRLIT("]}\n\n"));
     }
-    return 0;
+    free(parts);
+    return missed ? 1 : 0;
+fail:
+    free(skip);
+    free(parts);
+    return -1;
 }
 
 /* --- HTTP handlers ------------------------------------------------------------------------------- */
@@ -839,8 +886,11 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
     const char *why = NULL;
     int resumed = 0;
     if (id != NULL && id_len > 0) {
-        if (resume(c, id, id_len, &why) == 0) {
+        int r = resume(c, id, id_len, &why);
+        if (r >= 0) {
             resumed = 1;
+            if (r == 1)
+                RC_EDGE_COUNT(st->ctr, gaps_evicted, 1);
         } else {
             char json[200];
             snprintf(json, sizeof(json), "{\"reason\":\"%s\"}", why);
