@@ -43,7 +43,7 @@ NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghtt
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/reply.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c \
+EDGE_SRC   := edge/main.c edge/worker.c edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c \
               edge/reload.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
@@ -83,6 +83,9 @@ $(DEPS_OK): scripts/install-deps.sh
 deps: $(DEPS_OK)
 
 # --- compile rules, one per build variant -------------------------------------------------------
+# edge/h2reset.c includes h2o's internal HTTP/2 header, which needs a shim of the hash table header
+# h2o does not install.
+$(REL)/obj/edge/h2reset.o $(ASAN)/obj/edge/h2reset.o: CPPFLAGS_ALL += -Iedge/h2o-internal
 $(REL)/obj/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(CFLAGS_rel) $(CFLAGS) -c $< -o $@
@@ -214,6 +217,8 @@ E2E_SUITE := \
 	edge-auth=tests/e2e/edge_auth.sh \
 	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh' \
 	faults-mock=tests/e2e/faults_mock.sh \
+	stalled-mock=tests/e2e/stalled_mock.sh \
+	stalled-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/stalled_mock.sh' \
 	overload=tests/e2e/overload.sh \
 	ops=tests/e2e/ops.sh \
 	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh' \

@@ -75,7 +75,8 @@ typedef struct {
         uint64_t heartbeat_ms;
         uint64_t retry_ms;
         uint64_t publish_timeout_ms;
-        char *static_dir; /* "" for no static files */
+        uint64_t send_timeout_ms; /* a stream that takes no byte for this long is closed */
+        char *static_dir;         /* "" for no static files */
         struct {
             char *hs256_secret_file; /* "" for none: HS256 tokens are refused */
             char *rs256_public_key;  /* PEM file; "" for none: RS256 tokens are refused */

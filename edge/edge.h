@@ -27,6 +27,7 @@ typedef struct st_rc_edge_counters_t {
     uint64_t pub_ok, pub_failed, pub_rejected; /* POST: acknowledged, Kafka failed (503), refused (4xx) */
     uint64_t auth_401, auth_403;               /* refused by access control: no or bad token, outside its claims */
     uint64_t limited_streams, limited_publish; /* 429: streams per IP, publish rate per IP */
+    uint64_t stalled_h1, stalled_h2;           /* streams closed by edge.send_timeout, by protocol */
 } rc_edge_counters_t;
 
 /* The shared counters of `workers` workers x `slots` stream slots. */
@@ -37,6 +38,14 @@ rc_edge_counters_t *rc_edge_counters_new(size_t workers, size_t slots);
  * shared carries reloads and the worker's liveness (reload.h). Returns the process exit status. */
 int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *counters, struct st_rc_edge_shared_t *shared,
                        volatile sig_atomic_t *stop);
+
+/* A client TCP connection's bytes acknowledged so far and bytes still waiting for the client (in the
+ * kernel: not sent, or not acknowledged). Returns 0, or -1 if the kernel would not say. */
+int rc_tcp_progress(int fd, uint64_t *acked, uint64_t *outstanding);
+
+/* Resets the HTTP/2 stream of req (RST_STREAM), even while a send of it is pending. */
+struct st_h2o_req_t;
+void rc_h2_stream_reset(struct st_h2o_req_t *req);
 
 /* Answers req with status and a short text/plain body (a static or pool string). Returns 0, what an
  * h2o handler returns once it answered. */

@@ -28,6 +28,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,8 @@
 #include "util.h"
 #include "wake.h"
 
-#define CHUNK_BYTES   (64u << 10)     /* records copied from a ring at once; also the most in flight per client */
+#define CHUNK_BYTES   (64u << 10)     /* records copied from a ring at once: what a worker holds for one client */
+#define UNSENT_MAX    (64 << 10)      /* TCP_NOTSENT_LOWAT: bytes the kernel queues unsent for one connection */
 #define SEND_IOV      512             /* frames per h2o_send */
 #define RECENT_CHUNKS 4               /* chunks a stream keeps for clients at other positions */
 #define PUMP_ROUNDS   8               /* chunks a client may skip over (all filtered out) before yielding */
@@ -116,7 +118,8 @@ typedef struct st_client_t {
     char last_id[LAST_ID_MAX]; /* the id of the last record read: where a lapped client resumes */
     filter_t f;
     uint64_t sent, deadline_ms, last_send_ms;
-    chunk_t *chunk; /* held while a send is in flight */
+    uint64_t progress_ms, acked, next_check_ms; /* edge.send_timeout: when the client last took bytes */
+    chunk_t *chunk; /* held while a send is in flight, and after it while the client reads on in it */
     char *pre;      /* retry hint, gap or reset events, sent before the next frames */
     size_t pre_len;
     char *pre_sent;      /* the preamble in flight, freed when its send is done */
@@ -175,14 +178,30 @@ static void chunk_release(chunk_t *ch)
         free(ch);
 }
 
-/* A chunk holding the record at cur: one of the stream's recent copies if one covers it (clients
- * at the head share the newest, clients a little behind an older one), else a new copy from cur up
- * to the head. The client parses it from cur: *off is where. */
-static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out, size_t *off)
+static int chunk_covers(const chunk_t *ch, rc_cursor_t cur)
 {
+    return ch->start.pos <= cur.pos && cur.pos < ch->end.pos && ch->start.seq <= cur.seq;
+}
+
+/* A chunk holding the client's next record: the one it holds if it reads on in it, else one of the
+ * stream's recent copies if one covers it (clients at the head share the newest, clients a little
+ * behind an older one), else a new copy from there of at most CHUNK_BYTES (or of the one record, if
+ * larger): a client far behind costs its worker one such chunk, whatever the ring's size. The
+ * client parses it from its cursor: *off is where. */
+static rc_read_t chunk_at(stream_t *st, client_t *cl, chunk_t **out, size_t *off)
+{
+    chunk_t *held = cl->chunk;
+    cl->chunk = NULL;
+    if (held != NULL && chunk_covers(held, cl->cur)) {
+        *out = held; /* the client's reference goes with it */
+        *off = (size_t)(cl->cur.pos - held->start.pos);
+        return RC_READ_OK;
+    }
+    chunk_release(held);
+    rc_cursor_t cur = cl->cur;
     for (int i = 0; i < RECENT_CHUNKS && st->recent[i] != NULL; i++) {
         chunk_t *ch = st->recent[i];
-        if (ch->start.pos <= cur.pos && cur.pos < ch->end.pos && ch->start.seq <= cur.seq) {
+        if (chunk_covers(ch, cur)) {
             ch->refs++;
             *out = ch;
             *off = (size_t)(cur.pos - ch->start.pos);
@@ -195,13 +214,24 @@ static rc_read_t chunk_at(stream_t *st, rc_cursor_t cur, chunk_t **out, size_t *
     if (head.pos == cur.pos)
         return RC_READ_EMPTY;
     size_t cap = CHUNK_BYTES;
-    if (rc_ring_max_record(st->ring) + 8 > cap)
-        cap = rc_ring_max_record(st->ring) + 8;
     if (head.pos > cur.pos && head.pos - cur.pos < cap)
         cap = (size_t)(head.pos - cur.pos); /* what there is: a 100-byte batch is not a 64 KiB copy */
     chunk_t *ch = rc_malloc(sizeof(*ch) + cap);
     rc_cursor_t c = cur;
     rc_read_t r = rc_ring_read(st->ring, &c, ch->data, cap, &ch->len);
+    if (r == RC_READ_TOOBIG && cur.seq != RC_SEQ_UNKNOWN) {
+        /* One record larger than a chunk (or the wrap's padding before it): a chunk of just that. */
+        rc_cursor_t at;
+        rc_rec_hdr_t hd;
+        if (rc_ring_peek(st->ring, cur.seq, &at, &hd) == RC_FOUND && at.pos >= cur.pos &&
+            at.pos - cur.pos <= rc_ring_max_record(st->ring)) {
+            cl->cur = cur = at; /* past the padding, if any: the same record */
+            cap = RC_RING_ALIGN((size_t)hd.len);
+            ch = rc_realloc(ch, sizeof(*ch) + cap);
+            c = cur;
+            r = rc_ring_read(st->ring, &c, ch->data, cap, &ch->len);
+        }
+    }
     if (r != RC_READ_OK) {
         free(ch);
         return r;
@@ -401,7 +431,7 @@ static void pump(client_t *c)
     for (int round = 0; round < PUMP_ROUNDS && n == 0; round++) {
         chunk_t *ch;
         size_t off;
-        rc_read_t r = chunk_at(st, c->cur, &ch, &off);
+        rc_read_t r = chunk_at(st, c, &ch, &off);
         if (r == RC_READ_EMPTY)
             break;
         if (r == RC_READ_LAPPED) {
@@ -526,12 +556,15 @@ static void defer_pump(client_t *c)
         h2o_timeout_link(W.ctx.loop, &W.zero_timeout, &W.defer_entry);
 }
 
-/* A send is done: its chunk and preamble can go. */
+/* A send is done: its preamble can go, and its chunk unless the client reads on in it. */
 static void sent(client_t *c)
 {
     c->inflight = 0;
-    chunk_release(c->chunk);
-    c->chunk = NULL;
+    c->progress_ms = h2o_now(W.loop);
+    if (c->chunk != NULL && !chunk_covers(c->chunk, c->cur)) {
+        chunk_release(c->chunk);
+        c->chunk = NULL;
+    }
     free(c->pre_sent);
     c->pre_sent = NULL;
 }
@@ -1095,6 +1128,9 @@ static int serve_metrics(h2o_req_t *req)
         {"ringcast_limited_total", "counter", "requests answered 429 by a per-IP limit", "limit=\"streams_per_ip\"",
          offsetof(rc_edge_counters_t, limited_streams)},
         {NULL, NULL, NULL, "limit=\"publish_rate\"", offsetof(rc_edge_counters_t, limited_publish)},
+        {"ringcast_stalled_closed_total", "counter", "streams closed by edge.send_timeout", "protocol=\"http1\"",
+         offsetof(rc_edge_counters_t, stalled_h1)},
+        {NULL, NULL, NULL, "protocol=\"h2\"", offsetof(rc_edge_counters_t, stalled_h2)},
     };
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
     char line[512];
@@ -1313,6 +1349,8 @@ static void connect_bridge(void)
     rc_debug("wake", "registered with the bridge");
 }
 
+static void check_stalled(client_t *c);
+
 static void on_housekeep(h2o_timeout_entry_t *entry)
 {
     (void)entry;
@@ -1325,12 +1363,14 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
     uint64_t now = now_ms();
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
-        for (h2o_linklist_t *l = st->clients.next; l != &st->clients; l = l->next) {
+        for (h2o_linklist_t *l = st->clients.next, *next; l != &st->clients; l = next) {
+            next = l->next; /* a stalled client goes from the list */
             client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
             if (c->deadline_ms && now >= c->deadline_ms && !c->finished) {
                 c->finished = 1;
                 defer_pump(c);
             }
+            check_stalled(c);
         }
     }
     wake_all(); /* a wake-up lost while the bridge restarted costs at most this tick */
@@ -1346,6 +1386,47 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
         W.trim_high = open;
     }
     h2o_timeout_link(W.ctx.loop, &W.hk_timeout, &W.hk_entry);
+}
+
+/*
+ * edge.send_timeout. An HTTP/1.x stream is stalled when bytes wait for its client in the kernel and
+ * it acknowledges none of them for that long (asked of the kernel every quarter of the timeout, at
+ * most every 5 s); an HTTP/2 stream, when a send of it is not taken (h2o does not call proceed: flow
+ * control) for that long. Heartbeats are bytes like any other: they keep nothing alive. The stream
+ * is closed (HTTP/2: RST_STREAM) and counted in /metrics.
+ */
+static void check_stalled(client_t *c)
+{
+    uint64_t now = h2o_now(W.loop), timeout = W.cfg->edge.send_timeout_ms;
+    if (c->progress_ms == 0 || c->final_sent)
+        c->progress_ms = now;
+    if (c->sock != NULL) {
+        if (now < c->next_check_ms)
+            return;
+        uint64_t every = timeout / 4 < 5000 ? timeout / 4 : 5000;
+        c->next_check_ms = now + every;
+        uint64_t acked, outstanding;
+        if (rc_tcp_progress(h2o_socket_get_fd(c->sock), &acked, &outstanding) != 0)
+            return;
+        if (outstanding == 0 || acked != c->acked) {
+            c->acked = acked;
+            c->progress_ms = now;
+            return;
+        }
+    } else if (!c->h2 || !c->inflight) {
+        return; /* an HTTP/1.x stream before its socket is its own, or an HTTP/2 one with nothing pending */
+    }
+    if (now - c->progress_ms < timeout)
+        return;
+    rc_info("sse", "%s: a stream took no byte for %" PRIu64 " ms (edge.send_timeout): closed", c->st->conf->name,
+            now - c->progress_ms);
+    if (c->h2) {
+        RC_EDGE_COUNT(c->st->ctr, stalled_h2, 1);
+        rc_h2_stream_reset(c->req);
+    } else {
+        RC_EDGE_COUNT(c->st->ctr, stalled_h1, 1);
+        h1_close(c);
+    }
 }
 
 static void on_heartbeat(h2o_timeout_entry_t *entry)
@@ -1427,6 +1508,10 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
+        /* The kernel queues at most this much unsent for the client: a reader that stops falls off
+         * the ring's tail (event: gap) at the ring's pace, whatever the machine's tcp_wmem. */
+        int lowat = UNSENT_MAX;
+        setsockopt(h2o_socket_get_fd(sock), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat));
         h2o_accept(actx, sock);
     }
 }
