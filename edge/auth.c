@@ -535,10 +535,10 @@ static int check_token(h2o_req_t *req, const rc_stream_conf_t *conf, int publish
     }
     /* exp was checked by rc_auth_verify: a number. The stream ends once it passes, with the same
      * leeway (whole seconds) as that check. */
-    double exp = json_number_value(json_object_get(claims, "exp"));
-    grant->expires_ms = (int64_t)((exp + (double)(A.cfg->edge.auth.leeway_ms / 1000)) * 1000.0);
-    if (grant->expires_ms <= 0)
-        grant->expires_ms = 1;
+    double end_ms =
+        (json_number_value(json_object_get(claims, "exp")) + (double)(A.cfg->edge.auth.leeway_ms / 1000)) * 1000.0;
+    /* Converted only within int64_t's range (beyond it the conversion is undefined): years ahead is never. */
+    grant->expires_ms = end_ms >= 9e18 ? INT64_MAX : end_ms < 1 ? 1 : (int64_t)end_ms;
     grant->keys_only = keys != NULL;
     json_decref(claims);
     return refused ? refuse_403(req, ctr, body) : 0;
