@@ -442,6 +442,12 @@ is "reload: a token signed with the new key opens the stream" \
     "$(data "$URL/streams/private?limit=1" -H "Authorization: Bearer $ROTATED")" "200|a1 "
 is "reload: a token signed with the old key is refused" \
     "$(get "$URL/streams/private?limit=1" -H "Authorization: Bearer $GOOD" | cut -d'|' -f1)" 401
+# admin is read again at a reload: the public listener marked admin names every stream.
+sed -i "s/port: $PORT}/port: $PORT, admin: true}/" "$T/a.yaml"
+kill -HUP "${PIDS[edge]}"
+applied2() { [ "$(grep -c 'generation 2 applied' "$T/edge.log")" -ge 2 ]; }
+ok "reload: admin: true on the public listener is applied by both workers" wait_for 20 applied2
+is "reload: its /streams now names every stream" "$(curl -s "$URL/streams" | names)" "open private other "
 sed -i "s|hs256_secret_file: $T/other-secret|hs256_secret_file: $T/secret|" "$T/a.yaml" # for the file tests below
 
 # --- config errors -----------------------------------------------------------------------------
