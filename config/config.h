@@ -50,6 +50,7 @@ typedef struct {
     char *address;
     int64_t port;
     char *tls_cert, *tls_key; /* both NULL (plain HTTP/1.1 and h2c) or both set */
+    bool admin;               /* /streams, /metrics and /healthz name streams with auth: required here */
     int line;                 /* of the list item */
 } rc_listen_conf_t;
 

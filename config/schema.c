@@ -361,6 +361,13 @@ const rc_conf_key_t rc_config_schema[] = {
      .min = 1,
      .max = 65535,
      .doc = "TCP port."},
+    {.key = "edge.listen[].admin",
+     .type = RC_CONF_BOOL,
+     LISTEN(admin),
+     .def = "false",
+     .doc = "Serve the operator's view here: `/streams`, `/metrics` and `/healthz` name every stream. Elsewhere "
+            "they leave out the streams with `auth: required` (their names, topics and traffic). Mark an "
+            "internal listener (loopback, or a port only the monitoring reaches)."},
     {.key = "edge.listen[].tls",
      .type = RC_CONF_MAP,
      .doc = "TLS for this port, with HTTP/2 and HTTP/1.1 by ALPN; without it the port serves HTTP/1.1 and h2c. "

@@ -10,8 +10,10 @@
  */
 #include "auth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <inttypes.h>
 #include <jwt.h>
 #include <stdio.h>
@@ -360,6 +362,7 @@ typedef struct {
     const char *p;
     size_t len;
     int found, malformed;
+    int cookie; /* find_token: the token came in the cookie (sent by the browser to any site's request) */
 } param_t;
 
 static int take_first(void *arg, const char *v, size_t len)
@@ -374,7 +377,7 @@ static int take_first(void *arg, const char *v, size_t len)
 /* The token of a request, from the first source that has one; found is 0 when none has. */
 static param_t find_token(h2o_req_t *req)
 {
-    param_t t = {NULL, 0, 0, 0};
+    param_t t = {NULL, 0, 0, 0, 0};
     ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
     if (i >= 0) {
         h2o_iovec_t v = req->headers.entries[i].value;
@@ -409,7 +412,7 @@ static param_t find_token(h2o_req_t *req)
                     a++, b--;
                 while (b > a && v.base[b - 1] == ' ')
                     b--;
-                t.p = v.base + a, t.len = b - a, t.found = 1;
+                t.p = v.base + a, t.len = b - a, t.found = 1, t.cookie = 1;
                 return t;
             }
             pos = end;
@@ -418,24 +421,86 @@ static param_t find_token(h2o_req_t *req)
     return t;
 }
 
-typedef struct {
-    json_t *allowed;
-    int any, outside;
-} keys_t;
-
-static int check_key(void *arg, const char *v, size_t len)
+/* The keys claim against the request's key= filters, read by the parser the stream and the publish
+ * handler use (rc_query_parse), so that the keys checked here are the keys served there, whatever
+ * the spelling (percent-encoding, repeats, a bare "key"). 1 if every key= is in the list and there
+ * is at least one; a query that does not parse is answered 400 by the handler and passes here. */
+static int keys_allowed(h2o_req_t *req, json_t *allowed)
 {
-    keys_t *k = arg;
-    k->any = 1;
-    if (v == NULL || !names(k->allowed, v, len)) {
-        k->outside = 1;
+    static rc_query_t q; /* scratch: a worker handles one request at a time, start to end */
+    char err[128];
+    h2o_iovec_t qs = query_of(req);
+    if (rc_query_parse(qs.base, qs.len, &q, err, sizeof(err)) != 0)
         return 1;
+    if (q.n_keys == 0)
+        return 0;
+    for (size_t i = 0; i < q.n_keys; i++)
+        if (!names(allowed, q.keys[i], q.key_lens[i]))
+            return 0;
+    return 1;
+}
+
+/* scheme://host[:port] at the start of s[0..len) (an Origin, or a Referer's URL), lower-cased and
+ * without the scheme's default port, into out (cap bytes, NUL-terminated). Returns its length, or -1
+ * when s is not an http(s) URL ("null", another scheme, user info, too long). */
+static long origin_of(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t slen;
+    if (len >= 7 && h2o_lcstris(s, 7, H2O_STRLIT("http://")))
+        slen = 7;
+    else if (len >= 8 && h2o_lcstris(s, 8, H2O_STRLIT("https://")))
+        slen = 8;
+    else
+        return -1;
+    size_t end = slen;
+    while (end < len && s[end] != '/' && s[end] != '?' && s[end] != '#')
+        end++;
+    if (end == slen || end + 1 > cap || memchr(s + slen, '@', end - slen) != NULL)
+        return -1;
+    for (size_t i = 0; i < end; i++)
+        out[i] = (char)h2o_tolower(s[i]);
+    const char *dflt = slen == 7 ? ":80" : ":443";
+    size_t dlen = strlen(dflt);
+    if (end - slen > dlen && memcmp(out + end - dlen, dflt, dlen) == 0)
+        end -= dlen;
+    out[end] = '\0';
+    return (long)end;
+}
+
+/* A POST whose token came in the cookie: 1 if it comes from a page of the edge's own origin (the
+ * scheme and Host/:authority of the request) or of edge.cors.origins ("*" does not count: a cookie
+ * is never good for any site), judged by Origin, or by Referer when there is no Origin. A browser
+ * sends the cookie with a form another site posts here; it cannot forge these headers. */
+static int same_site_post(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1);
+    if (i < 0)
+        i = h2o_find_header(&req->headers, H2O_TOKEN_REFERER, -1);
+    if (i < 0)
+        return 0;
+    char from[512], own[512], allowed[512];
+    h2o_iovec_t v = req->headers.entries[i].value;
+    long n = origin_of(v.base, v.len, from, sizeof(from));
+    if (n < 0)
+        return 0;
+    h2o_iovec_t self = h2o_concat(&req->pool, req->scheme->name, h2o_iovec_init(H2O_STRLIT("://")), req->authority);
+    long m = origin_of(self.base, self.len, own, sizeof(own));
+    if (m == n && memcmp(from, own, (size_t)n) == 0)
+        return 1;
+    const rc_config_t *cfg = A.cfg;
+    for (size_t o = 0; o < cfg->edge.cors.n_origins; o++) {
+        const char *a = cfg->edge.cors.origins[o];
+        m = origin_of(a, strlen(a), allowed, sizeof(allowed));
+        if (m == n && memcmp(from, allowed, (size_t)n) == 0)
+            return 1;
     }
     return 0;
 }
 
-/* The token and its claims, for a stream with auth: required. Returns 1 when it answered. */
-static int check_token(h2o_req_t *req, const rc_stream_conf_t *conf, int publish, rc_edge_counters_t *ctr)
+/* The token and its claims, for a stream with auth: required. Returns 1 when it answered; else 0
+ * with what the token grants in *grant. */
+static int check_token(h2o_req_t *req, const rc_stream_conf_t *conf, int publish, rc_edge_counters_t *ctr,
+                       rc_grant_t *grant)
 {
     param_t tok = find_token(req);
     if (!tok.found || (tok.len == 0 && !tok.malformed))
@@ -453,20 +518,28 @@ static int check_token(h2o_req_t *req, const rc_stream_conf_t *conf, int publish
     size_t nlen = strlen(conf->name);
     json_t *streams = json_object_get(claims, "streams"), *keys = json_object_get(claims, "keys");
     json_t *pub = json_object_get(claims, "publish");
-    if (streams != NULL && !names(streams, conf->name, nlen)) {
+    if (publish && tok.cookie && !same_site_post(req)) {
+        snprintf(body, sizeof(body),
+                 "cross-site POST refused: with the token in a cookie, the Origin (or Referer) must be this site "
+                 "or one of edge.cors.origins\n");
+        refused = 1;
+    } else if (streams != NULL && !names(streams, conf->name, nlen)) {
         snprintf(body, sizeof(body), "this token does not allow the stream %s\n", conf->name);
         refused = 1;
     } else if (publish && !json_is_true(pub) && !names(pub, conf->name, nlen)) {
         snprintf(body, sizeof(body), "this token does not allow publishing to %s\n", conf->name);
         refused = 1;
-    } else if (keys != NULL) {
-        keys_t k = {keys, 0, 0};
-        each_param(req, "key", check_key, &k);
-        if (!k.any || k.outside) {
-            snprintf(body, sizeof(body), "this token only allows the keys it names: ask with key= and one of them\n");
-            refused = 1;
-        }
+    } else if (keys != NULL && !keys_allowed(req, keys)) {
+        snprintf(body, sizeof(body), "this token only allows the keys it names: ask with key= and one of them\n");
+        refused = 1;
     }
+    /* exp was checked by rc_auth_verify: a number. The stream ends once it passes, with the same
+     * leeway (whole seconds) as that check. */
+    double end_ms =
+        (json_number_value(json_object_get(claims, "exp")) + (double)(A.cfg->edge.auth.leeway_ms / 1000)) * 1000.0;
+    /* Converted only within int64_t's range (beyond it the conversion is undefined): years ahead is never. */
+    grant->expires_ms = end_ms >= 9e18 ? INT64_MAX : end_ms < 1 ? 1 : (int64_t)end_ms;
+    grant->keys_only = keys != NULL;
     json_decref(claims);
     return refused ? refuse_403(req, ctr, body) : 0;
 }
@@ -481,8 +554,10 @@ static int peer_key(h2o_req_t *req, uint8_t key[16])
     return rc_iplimit_key((struct sockaddr *)&ss, key);
 }
 
-int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr)
+int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr, rc_grant_t *grant)
 {
+    grant->expires_ms = 0;
+    grant->keys_only = 0;
     int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
     int get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
               h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
@@ -490,7 +565,7 @@ int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counte
         return 0; /* 405 follows, whoever asks */
     if (!post && !get)
         return 0;
-    if (conf->auth == RC_AUTH_REQUIRED && check_token(req, conf, post, ctr))
+    if (conf->auth == RC_AUTH_REQUIRED && check_token(req, conf, post, ctr, grant))
         return 1;
     uint8_t key[16];
     uint64_t retry_ms;
@@ -502,6 +577,44 @@ int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counte
         return refuse_429(req, (retry_ms + 999) / 1000, "too many events published from this address: retry later\n");
     }
     return 0;
+}
+
+int rc_access_admin(h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (req->conn->callbacks->get_sockname == NULL ||
+        req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss) == 0)
+        return 0;
+    const void *addr;
+    size_t alen;
+    int port;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+        addr = &a->sin_addr, alen = sizeof(a->sin_addr), port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+        addr = &a->sin6_addr, alen = sizeof(a->sin6_addr), port = ntohs(a->sin6_port);
+    } else {
+        return 0;
+    }
+    /* The listener bound to this very address, else one bound to every address on the port. */
+    int wildcard = 0;
+    const rc_config_t *cfg = A.cfg;
+    for (size_t i = 0; i < cfg->edge.n_listen; i++) {
+        const rc_listen_conf_t *l = &cfg->edge.listen[i];
+        unsigned char bin[16];
+        if (l->port != port)
+            continue;
+        int fam = inet_pton(AF_INET, l->address, bin) == 1    ? AF_INET
+                  : inet_pton(AF_INET6, l->address, bin) == 1 ? AF_INET6
+                                                              : 0;
+        if (fam == ss.ss_family && memcmp(bin, addr, alen) == 0)
+            return l->admin;
+        if ((strcmp(l->address, "0.0.0.0") == 0 || strcmp(l->address, "::") == 0) && l->admin)
+            wildcard = 1;
+    }
+    return wildcard;
 }
 
 int rc_access_stream_begin(h2o_req_t *req, size_t worker, rc_edge_counters_t *ctr, int32_t *slot)

@@ -13,10 +13,19 @@
  *   iss/aud  checked when edge.auth.issuer / edge.auth.audience are set
  *   streams  optional list of stream names the token may use; absent: every stream
  *   keys     optional list of Kafka keys; present: every request must name key= values, all of
- *            them in the list (the per-user stream: keys ["alice"] may only open key=alice)
+ *            them in the list (the per-user stream: keys ["alice"] may only open key=alice), and
+ *            the stream sends no record without a key (rc_grant_t.keys_only)
  *   publish  true (every stream the token may use) or a list of stream names; absent: no POST
  * 401 (with WWW-Authenticate: Bearer) for a missing or bad token, 403 for a good token outside
- * its claims.
+ * its claims. A POST whose token came in the cookie is a browser's ambient credential: it is
+ * refused (403) unless its Origin, or without one its Referer, is the edge's own origin or one of
+ * edge.cors.origins (cross-site request forgery).
+ *
+ * A stream opened with a token ends when the token expires (exp + leeway): the worker sends
+ * RC_ACCESS_EXPIRED_EVENT and ends the response, and the client comes back with a new token.
+ *
+ * Listeners: /streams, /metrics and /healthz name the streams with auth: required only on a
+ * listener with edge.listen[].admin: true (rc_access_admin); elsewhere those streams are left out.
  */
 #ifndef RC_AUTH_H
 #define RC_AUTH_H
@@ -41,10 +50,30 @@ void rc_access_worker_restarted(size_t worker);
  * Returns 1 when it answered the request, 0 to go on. */
 int rc_access_cors(const rc_config_t *cfg, h2o_req_t *req);
 
+/* What a request's token grants a stream it opens (all 0 for a stream without auth: required). */
+typedef struct st_rc_grant_t {
+    int64_t expires_ms; /* wall clock (ms since the epoch) at which the stream must end; 0: never */
+    int keys_only;      /* the token has a keys claim: records without a key are never sent */
+} rc_grant_t;
+
+/* The last event of a stream whose token expired, then the response ends (see above). */
+#define RC_ACCESS_EXPIRED_EVENT "expired"
+#define RC_ACCESS_EXPIRED_DATA  "{\"reason\":\"the token expired: reconnect with a new one\"}"
+
 /* A GET or POST on a stream, before anything else: token and claims (when the stream requires
- * them), and the publish rate per IP for a POST on a stream that takes POST. Returns 1 when it
- * answered (401, 403, 429), 0 to go on. */
-int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr);
+ * them), the origin of a POST authenticated by cookie, and the publish rate per IP for a POST on a
+ * stream that takes POST. Returns 1 when it answered (401, 403, 429), 0 to go on with *grant set. */
+int rc_access_check(h2o_req_t *req, const rc_stream_conf_t *conf, rc_edge_counters_t *ctr, rc_grant_t *grant);
+
+/* True if the request came in on a listener with edge.listen[].admin: true, whose /streams,
+ * /metrics and /healthz name every stream; elsewhere those of auth: required are left out. */
+int rc_access_admin(h2o_req_t *req);
+
+/* True if conf's stream may be named on a listener that is not an admin one. */
+static inline int rc_access_public(const rc_stream_conf_t *conf)
+{
+    return conf->auth != RC_AUTH_REQUIRED;
+}
 
 /* A stream about to start: the open streams per IP. Returns 1 when it answered 429; else 0 and
  * *slot for rc_access_stream_end() when the stream ends. */

@@ -142,6 +142,10 @@ int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t e
         if (nlen == 0) {
             /* "a&&b" or a trailing "&": nothing to read */
         } else if (IS("key")) {
+            /* A bare "key" has no value to filter on: read as an empty key it would match every
+             * record without a key, so it is refused rather than guessed at. */
+            if (eq == NULL)
+                return fail(err, errlen, "bad query: %.*s: needs a value (key=...)", p, nlen);
             if (q->n_keys == RC_QUERY_MAX_FILTERS || (size_t)vlen > RC_QUERY_MAX_VALUE)
                 return fail(err, errlen, "bad query: %.*s: too many or too long", p, nlen);
             memcpy(q->keys[q->n_keys], val, (size_t)vlen);

@@ -95,6 +95,7 @@ typedef struct st_filter_t {
     int32_t *partitions;
     size_t n_keys, n_events, n_partitions;
     uint64_t limit; /* 0: none */
+    int keys_only;  /* the token has a keys claim: a record without a known key never passes */
 } filter_t;
 
 /* Per lane of a resumed client: offsets below `below` were delivered already, and so was every
@@ -127,6 +128,7 @@ typedef struct st_client_t {
     int inflight, finished, final_sent, waiting, deferred, h2, chunked, keepalive;
     struct st_client_t **hook; /* in the request's pool: frees the client when the request goes */
     int32_t ip_slot;           /* counted in the per-IP stream limit; see rc_access_stream_begin() */
+    int64_t expires_ms;        /* wall clock (ms) at which the token that opened the stream expires; 0: none */
     h2o_linklist_t link_all, link_wait, link_defer;
 } client_t;
 
@@ -388,6 +390,8 @@ static int wants(const client_t *c, const rc_record_t *r)
     }
     if (r->h.type == RC_REC_RESET)
         return 1; /* a partition's history restarted: every reader of it must know */
+    if (q->keys_only && (r->h.flags & (RC_RECF_NULL_KEY | RC_RECF_KEY_UNKNOWN)))
+        return 0; /* a key-limited token: a record whose key is not one of its keys is not its to see */
     /* A SKIP record whose key or event type did not fit is told to every client it might concern. */
     return (q->n_keys == 0 || (r->h.flags & RC_RECF_KEY_UNKNOWN) ||
             matches_any(q->keys, q->n_keys, r->key, r->h.key_len)) &&
@@ -868,7 +872,8 @@ static client_t *client_new(const rc_query_t *q, h2o_req_t *req)
 
 static int serve_stream(h2o_req_t *req, stream_t *st)
 {
-    if (rc_access_check(req, st->conf, st->ctr))
+    rc_grant_t grant;
+    if (rc_access_check(req, st->conf, st->ctr, &grant))
         return 0; /* answered: 401, 403 or 429 */
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST")) && st->conf->publish)
         return rc_publisher_post(W.publisher, req, st->conf, st->ctr);
@@ -903,6 +908,8 @@ static int serve_stream(h2o_req_t *req, stream_t *st)
 
     client_t *c = client_new(q, req);
     c->ip_slot = ip_slot; /* given back by client_destroy */
+    c->f.keys_only = grant.keys_only;
+    c->expires_ms = grant.expires_ms;
     c->hook = h2o_mem_alloc_shared(&req->pool, sizeof(c), on_req_dispose);
     *c->hook = c; /* until the client is the socket's (HTTP/1.x), the request's end frees it */
     c->super.proceed = on_proceed;
@@ -992,14 +999,20 @@ static h2o_iovec_t json_escape(h2o_mem_pool_t *pool, const char *s)
     return h2o_iovec_init(o, (size_t)(p - o));
 }
 
+/* Whether /streams, /metrics and /healthz name st on this request's listener (see rc_access_admin). */
+static int shown(const stream_t *st, int admin)
+{
+    return !st->retired && (admin || rc_access_public(st->conf));
+}
+
 static int serve_list(h2o_req_t *req)
 {
     h2o_iovec_t body = h2o_iovec_init(H2O_STRLIT("{\"streams\":["));
     uint64_t now = rc_now_mono_ns();
-    int listed = 0;
+    int listed = 0, admin = rc_access_admin(req);
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
-        if (st->retired)
+        if (!shown(st, admin))
             continue;
         const char *sep = listed++ ? "," : "";
         h2o_iovec_t name = json_escape(&req->pool, st->conf->name);
@@ -1043,14 +1056,15 @@ static int serve_list(h2o_req_t *req)
 static int serve_health(h2o_req_t *req)
 {
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
-    int healthy = 1;
+    int healthy = 1, admin = rc_access_admin(req), hidden_bad = 0;
     uint64_t now = rc_now_mono_ns();
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
         char line[300];
-        int k;
+        int k, before = healthy;
         if (st->retired)
             continue;
+        healthy = 1; /* this stream's, for now */
         if (st->ring == NULL) {
             healthy = 0;
             k = snprintf(line, sizeof(line), "%s: ring missing\n", st->conf->name);
@@ -1070,6 +1084,15 @@ static int serve_health(h2o_req_t *req)
             if (k > 0 && (size_t)k < sizeof(line) - 1)
                 line[k++] = '\n';
         }
+        hidden_bad += !healthy && !shown(st, admin); /* counted, without its name */
+        healthy = healthy && before;
+        if (shown(st, admin))
+            body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
+    }
+    if (hidden_bad) {
+        char line[160];
+        int k = snprintf(line, sizeof(line),
+                         "%d streams with auth: required: not healthy (named on an admin listener)\n", hidden_bad);
         body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
     }
     req->res.status = healthy ? 200 : 503;
@@ -1134,7 +1157,7 @@ static int serve_metrics(h2o_req_t *req)
     };
     h2o_iovec_t body = h2o_iovec_init(NULL, 0);
     char line[512];
-    int k;
+    int k, admin = rc_access_admin(req);
     for (size_t r = 0; r < RC_ARRAY_SIZE(rows); r++) {
         const char *name = rows[r].name;
         for (size_t b = r; name == NULL; b--)
@@ -1144,7 +1167,7 @@ static int serve_metrics(h2o_req_t *req)
             body = h2o_concat(&req->pool, body, h2o_iovec_init(line, (size_t)k));
         }
         for (size_t s = 0; s < W.n_streams; s++) {
-            if (W.streams[s].retired)
+            if (!shown(&W.streams[s], admin))
                 continue;
             k = snprintf(line, sizeof(line), "%s{stream=\"%s\"%s%s} %" PRIu64 "\n", name, W.streams[s].conf->name,
                          rows[r].labels[0] ? "," : "", rows[r].labels, sum(s, rows[r].field));
@@ -1165,7 +1188,7 @@ static int serve_metrics(h2o_req_t *req)
                    "(ring.max_partitions reached)\n# TYPE ringcast_partitions_unread gauge\n"));
     for (size_t s = 0; s < W.n_streams; s++) {
         stream_t *st = &W.streams[s];
-        if (st->retired)
+        if (!shown(st, admin))
             continue;
         rc_cursor_t head = {0, 0}, old = {0, 0};
         int is_up = 0;
@@ -1361,12 +1384,19 @@ static void on_housekeep(h2o_timeout_entry_t *entry)
     if (W.publisher != NULL)
         rc_publisher_check(W.publisher);
     uint64_t now = now_ms();
+    int64_t real = (int64_t)rc_now_real_ms(); /* tokens expire by the wall clock */
     for (size_t i = 0; i < W.n_streams; i++) {
         stream_t *st = &W.streams[i];
         for (h2o_linklist_t *l = st->clients.next, *next; l != &st->clients; l = next) {
             next = l->next; /* a stalled client goes from the list */
             client_t *c = H2O_STRUCT_FROM_MEMBER(client_t, link_all, l);
             if (c->deadline_ms && now >= c->deadline_ms && !c->finished) {
+                c->finished = 1;
+                defer_pump(c);
+            }
+            if (c->expires_ms && real >= c->expires_ms && !c->finished) {
+                /* The token ran out: say so, and end the response (EventSource reconnects). */
+                add_event(c, RC_ACCESS_EXPIRED_EVENT, RC_ACCESS_EXPIRED_DATA);
                 c->finished = 1;
                 defer_pump(c);
             }

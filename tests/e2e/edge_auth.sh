@@ -2,8 +2,12 @@
 # ringcast-edge access control end to end, with the bridge on librdkafka's mock cluster: JWT
 # (HS256 and RS256) from a cookie, Authorization: Bearer and ?access_token=; expired, not yet valid,
 # tampered, alg none, wrong key, algorithm confusion (an RS256 public key used as an HMAC secret);
-# the streams, keys and publish claims; CORS preflight and simple requests; the per-IP stream limit
-# shared by two workers (also after they were killed and restarted) and the per-IP publish rate. Every assertion is on what a real client got.
+# the streams, keys and publish claims, and every spelling of key= that could widen a keys claim;
+# streams that end when their token expires (HTTP/1.1 and HTTP/2); POSTs authenticated by cookie
+# from other sites; /streams, /metrics and /healthz naming auth: required streams only on the admin
+# listener; CORS preflight and simple requests; the per-IP stream limit shared by two workers (also
+# after they were killed and restarted) and the per-IP publish rate. Every assertion is on what a
+# real client got.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl openssl python3
 BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
@@ -11,8 +15,11 @@ EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
 RS_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+RS_ADMIN_PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 RS_URL=http://127.0.0.1:$RS_PORT
+ADMIN=http://127.0.0.1:$ADMIN_PORT
 APP=https://app.example.com
 
 # Keys: an HS256 secret, another secret, and two RSA key pairs (the second one signs "wrong key").
@@ -51,17 +58,17 @@ streams:
   - {name: private, topics: [private], start: oldest, auth: required, publish: true}
   - {name: other, topics: [other], start: oldest, auth: required}
 edge:
-  listen: [{address: 127.0.0.1, port: $PORT}]
+  listen: [{address: 127.0.0.1, port: $PORT}, {address: 127.0.0.1, port: $ADMIN_PORT, admin: true}]
   workers: 2
   heartbeat: 1s
   publish_timeout: 1s
-  auth: {hs256_secret_file: $T/secret, cookie: rc_tok, issuer: test-issuer, audience: ringcast-test, leeway: 5s}
+  auth: {hs256_secret_file: $T/secret, cookie: rc_tok, issuer: test-issuer, audience: ringcast-test, leeway: 1s}
   cors: {origins: ["$APP"], credentials: true, max_age: 5m}
   limits: {streams_per_ip: 4, publish_per_minute: 1, publish_burst: 3}
 log: {level: debug}
 EOT
 # The second edge checks RS256 only, with no limits; it serves the same rings.
-sed -e "s/port: $PORT/port: $RS_PORT/" -e "s|hs256_secret_file: $T/secret|rs256_public_key: $T/rs.pub|" \
+sed -e "s/port: $PORT}/port: $RS_PORT}/" -e "s/port: $ADMIN_PORT,/port: $RS_ADMIN_PORT,/" -e "s|hs256_secret_file: $T/secret|rs256_public_key: $T/rs.pub|" \
     -e '/limits:/d' -e 's/workers: 2/workers: 1/' "$T/a.yaml" >"$T/b.yaml"
 
 spawn bridge "$BRIDGE" -c "$T/a.yaml"
@@ -76,9 +83,15 @@ for i in 1 2 3; do
     echo "alice:a$i" | kcat -P -b "$BOOT" -t private -K:
     echo "bob:b$i" | kcat -P -b "$BOOT" -t private -K:
 done
+# Records without a key (null in Kafka), with an empty key, and with an event type.
+echo "n1" | kcat -P -b "$BOOT" -t private
+echo ":e1" | kcat -P -b "$BOOT" -t private -K:
+echo "alice:a-note" | kcat -P -b "$BOOT" -t private -K: -H event=note
+echo "bob:b-note" | kcat -P -b "$BOOT" -t private -K: -H event=note
+echo "n-note" | kcat -P -b "$BOOT" -t private -H event=note
 echo "x:o1" | kcat -P -b "$BOOT" -t other -K:
 echo "k:o-first" | kcat -P -b "$BOOT" -t open -K:
-ok "the records are in the rings" wait_for 20 sh -c "curl -s '$URL/streams' | grep -q '\"name\":\"private\",\"available\":true,\"records\":6'"
+ok "the records are in the rings" wait_for 20 sh -c "curl -s '$ADMIN/streams' | grep -q '\"name\":\"private\",\"available\":true,\"records\":11'"
 
 # get URL [curl args...]: "STATUS|BODY" (the body's lines joined by spaces) of a finite request.
 get() {
@@ -156,6 +169,79 @@ is "streams [other]: other is allowed" "$(data "$URL/streams/other?limit=1" -H "
 forbid "POST without a publish claim" "$URL/streams/private?key=alice" "$ALICE" \
     "this token does not allow publishing to private" -X POST -d hi
 
+# --- a keys claim cannot be widened by the query ---------------------------------------------------
+# private holds, in order: a1 b1 a2 b2 a3 b3, n1 (no key), e1 (empty key), a-note, b-note and n-note
+# (no key) with event: note. A token with keys [alice] gets alice's records and nothing else.
+ALICE4="200|a1 a2 a3 a-note "
+alice() { data "$URL/streams/private?$1" -H "Authorization: Bearer $ALICE" "${@:2}"; }
+is "keys [alice], key=alice: alice's records only (no keyless one)" "$(alice 'key=alice&limit=4')" "$ALICE4"
+is "keys [alice], key=alice&key=alice (repeated): the same" "$(alice 'key=alice&key=alice&limit=4')" "$ALICE4"
+is "keys [alice], key=%61lice: the same" "$(alice 'key=%61lice&limit=4')" "$ALICE4"
+is "keys [alice], key=al%69ce: the same" "$(alice 'key=al%69ce&limit=4')" "$ALICE4"
+is "keys [alice], key=%61%6C%69%63%65 (all of it encoded): the same" "$(alice 'key=%61%6C%69%63%65&limit=4')" "$ALICE4"
+is "keys [alice], key=alice&partition=0: the same" "$(alice 'key=alice&partition=0&limit=4')" "$ALICE4"
+is "keys [alice], key=alice&event=note: a-note only" "$(alice 'key=alice&event=note&limit=1')" "200|a-note "
+is "keys [alice], key=alice&event= (no event type): a1 a2 a3" "$(alice 'key=alice&event=&limit=3')" "200|a1 a2 a3 "
+is "keys [alice], key=alice&since=0: from the oldest, alice's only" "$(alice 'key=alice&since=0&limit=4')" "$ALICE4"
+is "keys [alice], key=alice&since=2000-01-01T00:00:00Z: the same" \
+    "$(alice 'key=alice&since=2000-01-01T00:00:00Z&limit=4')" "$ALICE4"
+A1_ID=$(curl -s --max-time 5 -H "Authorization: Bearer $ALICE" "$URL/streams/private?key=alice&limit=1" | sed -n 's/^id: //p')
+ok "alice's first event has an id" test -n "$A1_ID"
+is "keys [alice], key=alice&lastEventId=<a1>: a2 a3 a-note, no keyless record" \
+    "$(alice "key=alice&lastEventId=$A1_ID&limit=3")" "200|a2 a3 a-note "
+is "keys [alice], key=alice with Last-Event-ID: <a1>: the same" \
+    "$(alice 'key=alice&limit=3' -H "Last-Event-ID: $A1_ID")" "200|a2 a3 a-note "
+is "keys [alice], key=alice over HTTP/2 with access_token=: the same" \
+    "$(data "$URL/streams/private?key=%61lice&access_token=$ALICE&limit=4" --http2-prior-knowledge)" "$ALICE4"
+is "keys [alice], a bare key after key=alice: 400, nothing served" "$(alice 'key=alice&key&limit=4')" \
+    "400|"
+is "  with the reason" "$(cat "$T/body")" "bad query: key: needs a value (key=...)"
+is "keys [alice], a bare key alone: 400" "$(alice 'key&limit=1')" "400|"
+forbid "keys [alice]: key=alice&key= (an empty key)" "$URL/streams/private?key=alice&key=&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key= alone" "$URL/streams/private?key=&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key=%62ob" "$URL/streams/private?key=%62ob&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key=ALICE" "$URL/streams/private?key=ALICE&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key=alice%00" "$URL/streams/private?key=alice%00&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key=alice+ (alice and a space)" "$URL/streams/private?key=alice+&limit=1" "$ALICE" "$KEYS_ONLY"
+forbid "keys [alice]: key=bob with ?access_token=" "$URL/streams/private?access_token=$ALICE&key=bob&limit=1" "" \
+    "$KEYS_ONLY"
+is "keys [alice]: a percent-encoded parameter name (%6bey=bob) is no key: 400" \
+    "$(alice 'key=alice&%6bey=bob&limit=1')" "400|"
+EMPTY=$(jwt HS256 "$T/secret" "{$STD,\"keys\":[\"\"]}")
+is "keys [\"\"], key=: the record with an empty key, never those without a key" \
+    "$(data "$URL/streams/private?key=&timeout=2" -H "Authorization: Bearer $EMPTY")" "200|e1 "
+is "a token without keys claim, a bare key: 400 too" "$(data "$URL/streams/private?key&limit=1" -H "Authorization: Bearer $GOOD")" \
+    "400|"
+is "a stream without auth, a bare key: 400" "$(get "$URL/streams/open?key&limit=1")" \
+    "400|bad query: key: needs a value (key=...)"
+is "a token without keys claim, key= (empty): records with an empty or no key, as before" \
+    "$(data "$URL/streams/private?key=&timeout=2" -H "Authorization: Bearer $GOOD")" "200|n1 e1 n-note "
+
+# --- a stream ends when its token expires -----------------------------------------------------------
+# A token valid for 3 s (exp now+3, leeway 1s): the stream ends with event: expired and a clean end
+# of the response (HTTP/1.1: the last chunk, seen with --raw; HTTP/2: curl exits 0 only after the
+# stream's END_STREAM), well before curl's own limit of 30 s.
+SHORT=$(jwt HS256 "$T/secret" "{\"iss\":\"test-issuer\",\"aud\":\"ringcast-test\",\"exp\":$(($(date +%s) + 3))}")
+EXPIRED_EV=$(printf 'event: expired\ndata: {"reason":"the token expired: reconnect with a new one"}\n\n')
+t0=$SECONDS
+spawn exp_h1 sh -c "curl -sN --raw --max-time 30 -H 'Authorization: Bearer $SHORT' '$URL/streams/private' >'$T/exp_h1.body'; echo \"rc=\$?\" >'$T/exp_h1.rc'"
+spawn exp_h2 sh -c "curl -sN --http2-prior-knowledge --max-time 30 -H 'Authorization: Bearer $SHORT' '$URL/streams/private' >'$T/exp_h2.body'; echo \"rc=\$?\" >'$T/exp_h2.rc'"
+ok "both expiring streams end" wait_for 30 sh -c "test -s '$T/exp_h1.rc' && test -s '$T/exp_h2.rc'"
+ok "not before the token expired ($((SECONDS - t0)) s after they opened)" test $((SECONDS - t0)) -ge 2
+is "HTTP/1.1: curl saw a complete response" "$(cat "$T/exp_h1.rc")" "rc=0"
+is "HTTP/1.1: the events, then event: expired in the last data chunk, then the last chunk" \
+    "$(tr -d '\r' <"$T/exp_h1.body" | grep -c '^data: a1')|$(tail -c $((${#EXPIRED_EV} + 9)) "$T/exp_h1.body" | od -An -c | tr -s ' \n' ' ')" \
+    "1|$(printf '%s\n\n\r\n0\r\n\r\n' "$EXPIRED_EV" | od -An -c | tr -s ' \n' ' ')"
+is "HTTP/2: curl saw the end of the stream" "$(cat "$T/exp_h2.rc")" "rc=0"
+is "HTTP/2: the events, then event: expired last" \
+    "$(grep -c '^data: a1' "$T/exp_h2.body")|$(tail -c $((${#EXPIRED_EV} + 2)) "$T/exp_h2.body" | od -An -c | tr -s ' \n' ' ')" \
+    "1|$(printf '%s\n\n' "$EXPIRED_EV" | od -An -c | tr -s ' \n' ' ')"
+is "a stream opened with a token valid for an hour is not ended with them" \
+    "$(data "$URL/streams/private?limit=1" -H "Authorization: Bearer $GOOD")" "200|a1 "
+is "the expired token is refused when the client comes back with it: 401" \
+    "$(get "$URL/streams/private?limit=1" -H "Authorization: Bearer $SHORT")" "401|invalid token: expired"
+n401=$((n401 + 1))
+
 # --- RS256 edge: algorithm confusion, wrong key, publish claim -----------------------------------
 RS_GOOD=$(jwt RS256 "$T/rs.key" "{$STD,\"publish\":[\"private\"]}")
 is "RS256: a valid token: 200 and the events" "$(data "$RS_URL/streams/private?limit=2" -H "Authorization: Bearer $RS_GOOD")" \
@@ -183,6 +269,42 @@ is "publish true: POST 201" \
 is "the published event reaches a reader with keys [carol]" \
     "$(data "$RS_URL/streams/private?key=carol&limit=1" \
         -H "Authorization: Bearer $(jwt RS256 "$T/rs.key" "{$STD,\"keys\":[\"carol\"]}")")" "200|from-rs "
+
+# --- POSTs authenticated by cookie come from this site or a listed origin ------------------------
+# The RS256 edge: its own origin is http://127.0.0.1:$RS_PORT, edge.cors.origins lists $APP. A
+# refused POST never reaches Kafka: the reader of key csrf below gets exactly the accepted ones.
+CSRF_BODY="cross-site POST refused: with the token in a cookie, the Origin (or Referer) must be this site or one of edge.cors.origins"
+post() { get "$RS_URL/streams/private?key=csrf" -X POST --data-raw "$1" "${@:2}"; }
+cpost() { post "$1" -H "Cookie: rc_tok=$RS_GOOD" "${@:2}"; }
+FORM=(-H 'Content-Type: application/x-www-form-urlencoded')
+is "cookie, a form from another site (Origin: https://evil.example): 403" \
+    "$(cpost 'msg=evil-form' "${FORM[@]}" -H 'Origin: https://evil.example')" "403|$CSRF_BODY"
+is "cookie, no Origin and a Referer of another site: 403" \
+    "$(cpost evil-referer -H 'Referer: https://evil.example/page.html')" "403|$CSRF_BODY"
+is "cookie, neither Origin nor Referer: 403" "$(cpost evil-none)" "403|$CSRF_BODY"
+is "cookie, Origin: null (a sandboxed page): 403" "$(cpost evil-null -H 'Origin: null')" "403|$CSRF_BODY"
+is "cookie, an Origin that only starts like this site's: 403" \
+    "$(cpost evil-prefix -H "Origin: http://127.0.0.1:$RS_PORT.evil.example")" "403|$CSRF_BODY"
+is "cookie, this site on another port: 403" \
+    "$(cpost evil-port -H "Origin: http://127.0.0.1:$PORT")" "403|$CSRF_BODY"
+is "cookie, Origin https:// of this host (another scheme): 403" \
+    "$(cpost evil-scheme -H "Origin: https://127.0.0.1:$RS_PORT")" "403|$CSRF_BODY"
+is "cookie, Origin: * is no origin: 403" "$(cpost evil-star -H 'Origin: *')" "403|$CSRF_BODY"
+is "cookie, Origin of this site: 201" \
+    "$(cpost same-origin -H "Origin: http://127.0.0.1:$RS_PORT" | cut -c1-4)" "201|"
+is "cookie, no Origin, Referer of a page of this site: 201" \
+    "$(cpost same-referer -H "Referer: http://127.0.0.1:$RS_PORT/index.html?x=1" | cut -c1-4)" "201|"
+is "cookie, Origin listed in edge.cors.origins: 201" "$(cpost app-origin -H "Origin: $APP" | cut -c1-4)" "201|"
+is "cookie over HTTP/2, Origin of this site (:authority): 201" \
+    "$(cpost h2-same-origin --http2-prior-knowledge -H "Origin: http://127.0.0.1:$RS_PORT" | cut -c1-4)" "201|"
+is "Authorization: Bearer is no cookie: 201 whatever the Origin" \
+    "$(post bearer-evil-origin -H "Authorization: Bearer $RS_GOOD" -H 'Origin: https://evil.example' | cut -c1-4)" "201|"
+is "Authorization: Bearer, a cookie too: the header's token is used, 201" \
+    "$(post bearer-and-cookie -H "Authorization: Bearer $RS_GOOD" -H "Cookie: rc_tok=$RS_GOOD" -H 'Origin: https://evil.example' | cut -c1-4)" "201|"
+CSRF_READER=$(jwt RS256 "$T/rs.key" "{$STD,\"keys\":[\"csrf\"]}")
+is "in the stream: the accepted POSTs, none of the refused ones" \
+    "$(data "$RS_URL/streams/private?key=csrf&timeout=3" -H "Authorization: Bearer $CSRF_READER")" \
+    "200|same-origin same-referer app-origin h2-same-origin bearer-evil-origin bearer-and-cookie "
 
 # --- CORS --------------------------------------------------------------------------------------
 curl -s -D "$T/pre" -o /dev/null -X OPTIONS -H "Origin: $APP" -H 'Access-Control-Request-Method: POST' \
@@ -212,8 +334,24 @@ curl -s -D "$T/simple-evil" -o "$T/simple-evil.body" --max-time 5 -H 'Origin: ht
 is "simple GET from another origin: served, without any CORS header" \
     "$(head -1 "$T/simple-evil" | tr -d '\r')|$(grep -ci '^access-control-' "$T/simple-evil")" "HTTP/1.1 200 OK|0"
 
+# --- /streams, /metrics and /healthz name auth: required streams only on the admin listener -------
+names() { grep -o '"name":"[^"]*"' | cut -d'"' -f4 | tr '\n' ' '; }
+is "/streams on the public listener: only the stream without auth" "$(curl -s "$URL/streams" | names)" "open "
+is "  over HTTP/2 as well" "$(curl -s --http2-prior-knowledge "$URL/streams" | names)" "open "
+ok "  and no topic of the others" sh -c "! curl -s '$URL/streams' | grep -qE 'private|other'"
+is "/streams on the admin listener (admin: true): every stream" "$(curl -s "$ADMIN/streams" | names)" "open private other "
+is "/metrics on the public listener: series of the open stream only" \
+    "$(curl -s "$URL/metrics" | grep -o 'stream="[^"]*"' | sort -u | tr '\n' ' ')" 'stream="open" '
+is "/metrics on the admin listener: every stream" \
+    "$(curl -s "$ADMIN/metrics" | grep -o 'stream="[^"]*"' | sort -u | tr '\n' ' ')" 'stream="open" stream="other" stream="private" '
+is "/healthz on the public listener: the open stream's line only" "$(curl -s "$URL/healthz" | cut -d: -f1 | tr '\n' ' ')" "open "
+is "/healthz on the admin listener: every stream's line" "$(curl -s "$ADMIN/healthz" | cut -d: -f1 | tr '\n' ' ')" \
+    "open private other "
+is "the admin listener serves streams like any other" \
+    "$(data "$ADMIN/streams/private?limit=1" -H "Authorization: Bearer $GOOD")" "200|a1 "
+
 # --- per-IP stream limit (4), shared by both workers --------------------------------------------
-metric() { curl -s "$URL/metrics" | sed -n "s/^$1 //p"; }
+metric() { curl -s "$ADMIN/metrics" | sed -n "s/^$1 //p"; }
 open_now() { metric 'ringcast_streams_open{stream="open",protocol="http1"}'; }
 open_is() { test "$(open_now)" = "$1"; }
 # per_worker: the clients_this_worker of the stream "open" as seen by each worker, "W0 W1" sorted.
@@ -304,6 +442,12 @@ is "reload: a token signed with the new key opens the stream" \
     "$(data "$URL/streams/private?limit=1" -H "Authorization: Bearer $ROTATED")" "200|a1 "
 is "reload: a token signed with the old key is refused" \
     "$(get "$URL/streams/private?limit=1" -H "Authorization: Bearer $GOOD" | cut -d'|' -f1)" 401
+# admin is read again at a reload: the public listener marked admin names every stream.
+sed -i "s/port: $PORT}/port: $PORT, admin: true}/" "$T/a.yaml"
+kill -HUP "${PIDS[edge]}"
+applied2() { [ "$(grep -c 'generation 2 applied' "$T/edge.log")" -ge 2 ]; }
+ok "reload: admin: true on the public listener is applied by both workers" wait_for 20 applied2
+is "reload: its /streams now names every stream" "$(curl -s "$URL/streams" | names)" "open private other "
 sed -i "s|hs256_secret_file: $T/other-secret|hs256_secret_file: $T/secret|" "$T/a.yaml" # for the file tests below
 
 # --- config errors -----------------------------------------------------------------------------

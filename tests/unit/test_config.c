@@ -159,6 +159,7 @@ TEST(minimal_config_gets_every_default)
     CHECK_EQ_STR(c->edge.listen[0].address, "127.0.0.1");
     CHECK_EQ_INT(c->edge.listen[0].port, 8080);
     CHECK(c->edge.listen[0].tls_cert == NULL && c->edge.listen[0].tls_key == NULL);
+    CHECK(!c->edge.listen[0].admin);
     CHECK_EQ_INT(c->edge.workers, 2);
     CHECK_EQ_U64(c->edge.heartbeat_ms, 15000);
     CHECK_EQ_U64(c->edge.retry_ms, 2000);
@@ -188,7 +189,7 @@ TEST(every_key_can_be_set)
                              "edge:\n"
                              "  listen:\n"
                              "    - {address: 0.0.0.0, port: 80}\n"
-                             "    - {address: '::', port: 443, tls: {cert: c.pem, key: k.pem}}\n"
+                             "    - {address: '::', port: 443, tls: {cert: c.pem, key: k.pem}, admin: true}\n"
                              "  workers: 64\n"
                              "  heartbeat: 500ms\n"
                              "  retry: 1m\n"
@@ -232,6 +233,8 @@ TEST(every_key_can_be_set)
     CHECK_EQ_INT(c->edge.listen[1].port, 443);
     CHECK_EQ_STR(c->edge.listen[1].tls_cert, "c.pem");
     CHECK_EQ_STR(c->edge.listen[1].tls_key, "k.pem");
+    CHECK(!c->edge.listen[0].admin); /* the default: auth: required streams are named on no listener */
+    CHECK(c->edge.listen[1].admin);
     CHECK_EQ_INT(c->edge.workers, 64);
     CHECK_EQ_U64(c->edge.heartbeat_ms, 500);
     CHECK_EQ_U64(c->edge.retry_ms, 60000);
