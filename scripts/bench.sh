@@ -5,6 +5,7 @@
 #   2. bridge ingest                scripts/bench-ingest.sh
 #   3. fan-out, edge alone          scripts/bench-edge.sh
 #      the kernel's floor under it  build/bench/write_floor (one write to each of N sockets)
+#      stalled readers beside live   scripts/bench-stalled.sh (a full 256 MiB ring)
 #      fan-out, ringcast and nginx + nchan side by side, h2load, 100k streams: scripts/bench-compare.sh
 # About 10 minutes; BENCH_QUICK=1 is a smoke run of about 2 minutes (fewer, shorter cells). The
 # raw results (each part's output, one JSON file per fan-out cell) stay in build/bench/.
@@ -37,6 +38,7 @@ ring_args=()
 step ring "$ROOT/build/bench/ring_bench" "${ring_args[@]}"
 step ingest "$ROOT/scripts/bench-ingest.sh"
 step edge "$ROOT/scripts/bench-edge.sh"
+step stalled "$ROOT/scripts/bench-stalled.sh"
 step floor sh -c "'$ROOT/build/bench/write_floor' --conns 100 && '$ROOT/build/bench/write_floor' --conns 1000"
 step compare "$ROOT/scripts/bench-compare.sh" "$OUT"
 python3 "$ROOT/tests/bench/bench_report.py" "$OUT" "$ROOT/tests/bench/BENCHMARKS.md" "$ROOT/tests/bench/plots"

@@ -123,6 +123,18 @@ def main():
     w("### ringcast's edge alone (`scripts/bench-edge.sh`: one worker, ring -> client latency)")
     w("")
     block("edge")
+    w("### Stalled readers beside live ones (`scripts/bench-stalled.sh`)")
+    w("")
+    w("A full 256 MiB ring (a record may be 64 MiB); 1000 live HTTP/1.1 streams at 1k events/s,")
+    w("alone and then beside 200 streams resumed at 200 distinct old positions that never read.")
+    w("What the worker holds for a stalled stream is one chunk of at most 64 KiB and what the")
+    w("kernel queues is at most ~64 KiB (TCP_NOTSENT_LOWAT), whatever the ring's size.")
+    w("")
+    if os.path.exists(os.path.join(res, "stalled.txt")):
+        block("stalled")
+    else:
+        w("(not run)")
+        w("")
     w("### The kernel's floor under fan-out (`build/bench/write_floor`)")
     w("")
     w("One process writing one 100-byte event to each of N loopback TCP connections, with nothing")
