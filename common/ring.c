@@ -641,8 +641,13 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
 
 int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *rec)
 {
+    /* The buffer is the caller's private copy, but a copy kept for later (an edge's cached chunk)
+     * is parsed again from offsets the caller computed: every record is checked here as
+     * rc_ring_read() checked it, so a wrong offset or a damaged copy ends the iteration instead of
+     * sending bytes from outside the record. The header is copied once; the checks are a few
+     * compares on it. */
     const uint8_t *b = buf;
-    while (*off + 8 <= len) {
+    while (*off <= len && len - *off >= 8) {
         uint32_t rlen;
         uint16_t type;
         memcpy(&rlen, b + *off, 4);
@@ -650,11 +655,15 @@ int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *r
         uint64_t alen = RC_RING_ALIGN((uint64_t)rlen);
         if (rlen < 8 || alen > len - *off)
             return 0;
-        if (type == RC_REC_PAD || rlen < RC_REC_HDR_SIZE) {
+        if (type == RC_REC_PAD) {
             *off += alen;
             continue;
         }
+        if ((type != RC_REC_DATA && type != RC_REC_RESET && type != RC_REC_SKIP) || rlen < RC_REC_HDR_SIZE)
+            return 0;
         memcpy(&rec->h, b + *off, sizeof(rec->h));
+        if ((uint64_t)RC_REC_HDR_SIZE + rec->h.key_len + rec->h.event_len + rec->h.frame_len != rlen)
+            return 0;
         rec->key = b + *off + RC_REC_HDR_SIZE;
         rec->event = rec->key + rec->h.key_len;
         rec->frame = rec->event + rec->h.event_len;

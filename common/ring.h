@@ -271,8 +271,16 @@ void rc_ring_count(rc_ring_t *w, rc_ring_counter_t c, uint64_t n);
  */
 rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buflen, size_t *nbytes);
 
-/* Iterates records in a buffer filled by rc_ring_read (PAD records are skipped). *off starts at 0.
- * Returns 1 with *rec set, or 0 at the end. */
+/*
+ * Iterates records in a buffer filled by rc_ring_read (PAD records are skipped). *off starts at 0,
+ * or at the start of a record of the buffer (a reader coming back to a copy it keeps). Every record
+ * is validated again as rc_ring_read() validates it: a known type, len >= RC_REC_HDR_SIZE (8 for a
+ * PAD), RC_REC_HDR_SIZE + key_len + event_len + frame_len == len, and the record padded to 8 bytes
+ * inside buf[*off, len); the lane and seq are left to the caller. Returns 1 with *rec set (its
+ * pointers are inside buf) and *off moved past the record, or 0 at the end of the buffer or at the
+ * first record that is not valid: *off then stays at that record, so *off < len tells the two
+ * apart. An *off beyond len returns 0.
+ */
 int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *rec);
 
 /* A consistent snapshot of the head: the position and seq of the next record to be written. */
