@@ -58,6 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define RC_RING_MAGIC        0x31474e4952435223ull /* "#RCRING1" little-endian */
 #define RC_RING_VERSION      2                     /* 2: records carry hole_from; SKIP records */
@@ -201,6 +202,23 @@ typedef enum { RC_RING_CREATED = 0, RC_RING_REOPENED = 1, RC_RING_RECREATED = 2 
 /* True if name can name a ring (and so a stream): 1 to RC_RING_NAME_MAX-1 characters of A-Z a-z
  * 0-9 _ . -, not starting with a dot. The config checks stream names with it. */
 bool rc_ring_name_ok(const char *name);
+
+/*
+ * Who may read what a writer creates. The ring files are the streams' data: whoever can read them
+ * can read every stream, so they are not world-readable. rc_ring_writer_open() makes the ring
+ * directory RC_RING_DIR_MODE (when it creates it, or owns it and it is not a shared sticky
+ * directory such as /dev/shm itself), ring files RC_RING_FILE_MODE and lock files RC_RING_LOCK_MODE,
+ * whatever the umask, and gives the directory and ring files the ring group. The modes are set
+ * before a file appears under its name, and again on a ring reopened (one made by an older
+ * version, or under another group).
+ */
+#define RC_RING_DIR_MODE  0750 /* the writer creates files; the group (edges) lists and opens them */
+#define RC_RING_FILE_MODE 0640 /* the writer writes; the group maps read-only */
+#define RC_RING_LOCK_MODE 0600 /* only writers flock it: a reader that could would stall a bridge start */
+
+/* Sets the ring group for every writer opened afterwards in this process ((gid_t)-1, the default:
+ * the process's own group, nothing is chowned). Process-wide, like the umask. */
+void rc_ring_set_group(gid_t gid);
 
 /* Fills zero fields of g with defaults and rounds sizes to powers of two. */
 void rc_ring_geometry_defaults(rc_ring_geom_t *g);

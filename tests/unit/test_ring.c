@@ -1410,6 +1410,96 @@ TEST(next_record_skips_a_pad_and_goes_on)
     fx_done(&f);
 }
 
+/* --- who may read the files ---------------------------------------------------------------------- */
+
+static int mode_of(const char *path, gid_t *gid)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (gid)
+        *gid = st.st_gid;
+    return (int)(st.st_mode & 07777);
+}
+
+TEST(writer_makes_dir_0750_ring_0640_lock_0600_whatever_the_umask)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    char sub[200], path[300], lock[300];
+    snprintf(sub, sizeof(sub), "%s/rings", f.dir);
+    rc_ring_geom_t g = {.capacity = 1 << 16};
+    rc_ring_opened_t how;
+    char why[256], err[256];
+    mode_t old = umask(0);
+    int rc = rc_ring_writer_open(&f.w, sub, "s", &g, &how, why, sizeof(why), err, sizeof(err));
+    umask(old);
+    REQUIRE(rc == 0);
+    snprintf(path, sizeof(path), "%s/s.ring", sub);
+    snprintf(lock, sizeof(lock), "%s/s.ring.lock", sub);
+    gid_t gid = 0;
+    CHECK_EQ_INT(mode_of(sub, &gid), RC_RING_DIR_MODE);
+    CHECK_EQ_INT(gid, getegid());
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE);
+    CHECK_EQ_INT(mode_of(lock, NULL), RC_RING_LOCK_MODE);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    /* A umask that would keep the group out changes nothing either. */
+    unlink(path);
+    old = umask(0077);
+    rc = rc_ring_writer_open(&f.w, sub, "s", &g, &how, why, sizeof(why), err, sizeof(err));
+    umask(old);
+    REQUIRE(rc == 0);
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    unlink(path);
+    unlink(lock);
+    rmdir(sub);
+    fx_done(&f);
+}
+
+TEST(writer_gives_the_ring_group_and_fixes_a_ring_an_older_version_left_0644)
+{
+    if (geteuid() != 0) { /* only root may give a file any group */
+        printf("# not root: the ring group is the process's own group here\n");
+        return;
+    }
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    REQUIRE(chmod(path, 0644) == 0 && chmod(f.dir, 0755) == 0);
+    rc_ring_set_group(4242);
+    rc_ring_opened_t how;
+    int rc = fx_open(&f, 1 << 16, 0, &how, NULL, 0);
+    rc_ring_set_group((gid_t)-1);
+    REQUIRE(rc == 0);
+    CHECK_EQ_INT(how, RC_RING_REOPENED);
+    gid_t gid = 0;
+    CHECK_EQ_INT(mode_of(path, &gid), RC_RING_FILE_MODE);
+    CHECK_EQ_INT(gid, 4242);
+    CHECK_EQ_INT(mode_of(f.dir, &gid), RC_RING_DIR_MODE);
+    CHECK_EQ_INT(gid, 4242);
+    fx_done(&f);
+}
+
+TEST(writer_leaves_a_shared_sticky_directory_alone)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(chmod(f.dir, 01777) == 0); /* like /dev/shm or /tmp: everybody's */
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    CHECK_EQ_INT(mode_of(f.dir, NULL), 01777);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE); /* the ring itself is still not world-readable */
+    fx_done(&f);
+}
+
 int main(void)
 {
     return tap_run();
