@@ -214,6 +214,8 @@ E2E_SUITE := \
 	edge-auth=tests/e2e/edge_auth.sh \
 	edge-auth-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/edge_auth.sh' \
 	faults-mock=tests/e2e/faults_mock.sh \
+	local-trust=tests/e2e/local_trust.sh \
+	local-trust-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/local_trust.sh' \
 	overload=tests/e2e/overload.sh \
 	ops=tests/e2e/ops.sh \
 	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh' \
