@@ -219,6 +219,8 @@ E2E_SUITE := \
 	faults-mock=tests/e2e/faults_mock.sh \
 	stalled-mock=tests/e2e/stalled_mock.sh \
 	stalled-mock-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/stalled_mock.sh' \
+	local-trust=tests/e2e/local_trust.sh \
+	local-trust-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/local_trust.sh' \
 	overload=tests/e2e/overload.sh \
 	ops=tests/e2e/ops.sh \
 	ops-asan='BRIDGE=$(ASAN)/ringcast-bridge EDGE=$(ASAN)/ringcast-edge tests/e2e/ops.sh' \

@@ -6,6 +6,8 @@
 #include "bridge.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "eventid.h"
@@ -95,6 +98,7 @@ struct st_rc_bridge_t {
     rd_kafka_queue_t *queue;
     int queue_fd; /* eventfd librdkafka signals when the queue becomes non-empty */
     rc_wake_server_t *wake;
+    gid_t gid; /* ring.group, or (gid_t)-1 for the bridge's own group */
     char bootstrap_file[4096];
     rc_ring_state_t state;
     int complete; /* every topic found and every partition assigned */
@@ -225,21 +229,57 @@ static int open_rings(rc_bridge_t *b, char *err, size_t errlen)
     return 0;
 }
 
-/* Writes s to path through a temporary file and a rename: readers never see half of it. */
-static int write_file_atomic(const char *path, const char *s)
+/* Writes s to path through a temporary file and a rename: readers never see half of it. Like the
+ * rings, the file is RC_RING_FILE_MODE with the ring group, set before it has its name. */
+static int write_file_atomic(const char *path, const char *s, gid_t gid)
 {
     char tmp[4200];
     snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, RC_RING_FILE_MODE);
+    if (fd < 0)
         return -1;
-    int ok = fputs(s, f) >= 0 && fputc('\n', f) != EOF;
+    int ok = (gid == (gid_t)-1 || fchown(fd, (uid_t)-1, gid) == 0) && fchmod(fd, RC_RING_FILE_MODE) == 0;
+    FILE *f = ok ? fdopen(fd, "w") : NULL;
+    if (f == NULL) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    ok = fputs(s, f) >= 0 && fputc('\n', f) != EOF;
     ok &= fclose(f) == 0;
     if (!ok || rename(tmp, path) != 0) {
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+/* ring.group -> b->gid. The config checked that the group exists; the bridge must also be allowed
+ * to give its files that group: root, or a member of it. */
+static int resolve_group(rc_bridge_t *b, char *err, size_t errlen)
+{
+    const char *name = b->cfg->ring.group;
+    b->gid = (gid_t)-1;
+    if (name == NULL || *name == '\0')
+        return 0;
+    struct group *g = getgrnam(name);
+    if (g == NULL) {
+        snprintf(err, errlen, "%s: ring.group: no group named %s on this host", b->cfg->path, name);
+        return -1;
+    }
+    b->gid = g->gr_gid;
+    if (geteuid() == 0 || getegid() == b->gid)
+        return 0;
+    gid_t groups[256];
+    int n = getgroups(256, groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == b->gid)
+            return 0;
+    snprintf(err, errlen,
+             "%s: ring.group: the bridge (uid %u) is not a member of group %s and cannot give it the rings; add "
+             "the user to it (or SupplementaryGroups= in the unit)",
+             b->cfg->path, (unsigned)geteuid(), name);
+    return -1;
 }
 
 static int start_mock(rc_bridge_t *b, char *bootstrap, size_t len, char *err, size_t errlen)
@@ -274,7 +314,7 @@ static int start_mock(rc_bridge_t *b, char *bootstrap, size_t len, char *err, si
     }
     snprintf(bootstrap, len, "%s", rd_kafka_mock_cluster_bootstraps(b->mock));
     snprintf(b->bootstrap_file, sizeof(b->bootstrap_file), "%s/kafka-bootstrap", b->cfg->ring.dir);
-    if (write_file_atomic(b->bootstrap_file, bootstrap) != 0) {
+    if (write_file_atomic(b->bootstrap_file, bootstrap, b->gid) != 0) {
         snprintf(err, errlen, "%s: %s", b->bootstrap_file, strerror(errno));
         b->bootstrap_file[0] = '\0';
         return -1;
@@ -344,11 +384,14 @@ rc_bridge_t *rc_bridge_new(const rc_config_t *cfg, char *err, size_t errlen)
     b->cfg = cfg;
     b->queue_fd = -1;
     b->state = RC_STATE_STARTING;
+    if (resolve_group(b, err, errlen) != 0)
+        goto fail;
+    rc_ring_set_group(b->gid);
     if (open_rings(b, err, errlen) != 0)
         goto fail;
     char path[4096], e[512];
     snprintf(path, sizeof(path), "%s/bridge.sock", cfg->ring.dir);
-    if ((b->wake = rc_wake_server_open(path, e, sizeof(e))) == NULL) {
+    if ((b->wake = rc_wake_server_open(path, b->gid, e, sizeof(e))) == NULL) {
         snprintf(err, errlen, "%s", e);
         goto fail;
     }

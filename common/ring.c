@@ -641,8 +641,13 @@ rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buf
 
 int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *rec)
 {
+    /* The buffer is the caller's private copy, but a copy kept for later (an edge's cached chunk)
+     * is parsed again from offsets the caller computed: every record is checked here as
+     * rc_ring_read() checked it, so a wrong offset or a damaged copy ends the iteration instead of
+     * sending bytes from outside the record. The header is copied once; the checks are a few
+     * compares on it. */
     const uint8_t *b = buf;
-    while (*off + 8 <= len) {
+    while (*off <= len && len - *off >= 8) {
         uint32_t rlen;
         uint16_t type;
         memcpy(&rlen, b + *off, 4);
@@ -650,11 +655,15 @@ int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *r
         uint64_t alen = RC_RING_ALIGN((uint64_t)rlen);
         if (rlen < 8 || alen > len - *off)
             return 0;
-        if (type == RC_REC_PAD || rlen < RC_REC_HDR_SIZE) {
+        if (type == RC_REC_PAD) {
             *off += alen;
             continue;
         }
+        if ((type != RC_REC_DATA && type != RC_REC_RESET && type != RC_REC_SKIP) || rlen < RC_REC_HDR_SIZE)
+            return 0;
         memcpy(&rec->h, b + *off, sizeof(rec->h));
+        if ((uint64_t)RC_REC_HDR_SIZE + rec->h.key_len + rec->h.event_len + rec->h.frame_len != rlen)
+            return 0;
         rec->key = b + *off + RC_REC_HDR_SIZE;
         rec->event = rec->key + rec->h.key_len;
         rec->frame = rec->event + rec->h.event_len;
@@ -1242,6 +1251,23 @@ bool rc_ring_name_ok(const char *name)
     return 1;
 }
 
+/* --- files and their access ------------------------------------------------------------------ */
+
+static gid_t ring_gid = (gid_t)-1; /* rc_ring_set_group() */
+
+void rc_ring_set_group(gid_t gid)
+{
+    ring_gid = gid;
+}
+
+/* Gives an open file the ring group and mode (chown first: it may clear mode bits). */
+static int set_access(int fd, gid_t gid, mode_t mode)
+{
+    if (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0)
+        return -1;
+    return fchmod(fd, mode);
+}
+
 static int mkdir_p(const char *dir)
 {
     char buf[4096];
@@ -1255,7 +1281,36 @@ static int mkdir_p(const char *dir)
             *p = '/';
         }
     }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir(buf, RC_RING_DIR_MODE) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Creates the ring directory if needed and gives it the ring group and RC_RING_DIR_MODE, if it is
+ * ours to change: a directory another user owns, or a sticky one shared by everybody (/dev/shm,
+ * /tmp), is left as it is. Returns 0, or -1 with a message in err. */
+static int ring_dir(const char *dir, char *err, size_t errlen)
+{
+    if (mkdir_p(dir) != 0) {
+        fmt_err(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fmt_err(err, errlen, "%s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    int rc = 0;
+    if (st.st_uid == geteuid() && (st.st_mode & S_ISVTX) == 0 &&
+        ((ring_gid != (gid_t)-1 && st.st_gid != ring_gid) || (st.st_mode & 07777) != RC_RING_DIR_MODE) &&
+        set_access(fd, ring_gid, RC_RING_DIR_MODE) != 0) {
+        fmt_err(err, errlen, "%s: cannot give the directory group %ld and mode %o: %s", dir, (long)ring_gid,
+                RC_RING_DIR_MODE, strerror(errno));
+        rc = -1;
+    }
+    close(fd);
+    return rc;
 }
 
 static int setup_writer(rc_ring_t *w)
@@ -1377,10 +1432,16 @@ static int create_ring(rc_ring_t *w, const char *dir, const char *name, const ch
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/.%s.ring.%d.tmp", dir, name, (int)getpid());
     layout_t l = layout_of(g->capacity, g->index_slots, g->max_lanes, g->ckpt_interval);
-    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, RC_RING_FILE_MODE);
     if (fd < 0) {
         fmt_err(err, errlen, "%s: %s", tmp, strerror(errno));
         return -1;
+    }
+    /* Before the rename: the file never shows under its name with the umask's mode or group. */
+    if (set_access(fd, ring_gid, RC_RING_FILE_MODE) != 0) {
+        fmt_err(err, errlen, "%s: cannot give the ring group %ld and mode %o: %s", tmp, (long)ring_gid,
+                RC_RING_FILE_MODE, strerror(errno));
+        goto fail;
     }
     /* posix_fallocate reserves the pages now: a full tmpfs is an error here, not a SIGBUS later.
      * The writer maps with MAP_POPULATE so its first pass over the ring does not take a page fault
@@ -1440,10 +1501,8 @@ int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, cons
     }
     rc_ring_geom_t g = *geom;
     rc_ring_geometry_defaults(&g);
-    if (mkdir_p(dir) != 0) {
-        fmt_err(err, errlen, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (ring_dir(dir, err, errlen) != 0)
         return -1;
-    }
     char path[4096], lock[4096];
     if (snprintf(path, sizeof(path), "%s/%s.ring", dir, name) >= (int)sizeof(path) ||
         snprintf(lock, sizeof(lock), "%s/%s.ring.lock", dir, name) >= (int)sizeof(lock)) {
@@ -1452,11 +1511,12 @@ int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, cons
     }
     /* One writer per ring, ever: two bridges writing one ring would corrupt it. The lock file, not
      * the ring, carries the lock, because a ring may be replaced by rename. */
-    int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, RC_RING_LOCK_MODE);
     if (lock_fd < 0) {
         fmt_err(err, errlen, "%s: %s", lock, strerror(errno));
         return -1;
     }
+    fchmod(lock_fd, RC_RING_LOCK_MODE); /* one an older version left 0644 */
     if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
         fmt_err(err, errlen, "%s: another writer holds this ring", path);
         close(lock_fd);
@@ -1471,6 +1531,13 @@ int rc_ring_writer_open(rc_ring_t **out, const char *dir, const char *name, cons
     struct stat st;
     if (stat(path, &st) == 0) {
         if (try_reopen(w, path, &g, why, whylen) == 0) {
+            /* A ring an older version made 0644, or under another ring group: the same access as a new one. */
+            if (set_access(w->fd, ring_gid, RC_RING_FILE_MODE) != 0) {
+                fmt_err(err, errlen, "%s: cannot give the ring group %ld and mode %o: %s", path, (long)ring_gid,
+                        RC_RING_FILE_MODE, strerror(errno));
+                rc_ring_close(w); /* not a writer yet: unmaps, closes the file and the lock */
+                return -1;
+            }
             *how = RC_RING_REOPENED;
             setup_writer(w);
             recover_writer(w);

@@ -58,6 +58,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define RC_RING_MAGIC        0x31474e4952435223ull /* "#RCRING1" little-endian */
 #define RC_RING_VERSION      2                     /* 2: records carry hole_from; SKIP records */
@@ -202,6 +203,23 @@ typedef enum { RC_RING_CREATED = 0, RC_RING_REOPENED = 1, RC_RING_RECREATED = 2 
  * 0-9 _ . -, not starting with a dot. The config checks stream names with it. */
 bool rc_ring_name_ok(const char *name);
 
+/*
+ * Who may read what a writer creates. The ring files are the streams' data: whoever can read them
+ * can read every stream, so they are not world-readable. rc_ring_writer_open() makes the ring
+ * directory RC_RING_DIR_MODE (when it creates it, or owns it and it is not a shared sticky
+ * directory such as /dev/shm itself), ring files RC_RING_FILE_MODE and lock files RC_RING_LOCK_MODE,
+ * whatever the umask, and gives the directory and ring files the ring group. The modes are set
+ * before a file appears under its name, and again on a ring reopened (one made by an older
+ * version, or under another group).
+ */
+#define RC_RING_DIR_MODE  0750 /* the writer creates files; the group (edges) lists and opens them */
+#define RC_RING_FILE_MODE 0640 /* the writer writes; the group maps read-only */
+#define RC_RING_LOCK_MODE 0600 /* only writers flock it: a reader that could would stall a bridge start */
+
+/* Sets the ring group for every writer opened afterwards in this process ((gid_t)-1, the default:
+ * the process's own group, nothing is chowned). Process-wide, like the umask. */
+void rc_ring_set_group(gid_t gid);
+
 /* Fills zero fields of g with defaults and rounds sizes to powers of two. */
 void rc_ring_geometry_defaults(rc_ring_geom_t *g);
 /* Total file size of a ring with this (defaulted) geometry. */
@@ -271,8 +289,16 @@ void rc_ring_count(rc_ring_t *w, rc_ring_counter_t c, uint64_t n);
  */
 rc_read_t rc_ring_read(const rc_ring_t *r, rc_cursor_t *c, void *buf, size_t buflen, size_t *nbytes);
 
-/* Iterates records in a buffer filled by rc_ring_read (PAD records are skipped). *off starts at 0.
- * Returns 1 with *rec set, or 0 at the end. */
+/*
+ * Iterates records in a buffer filled by rc_ring_read (PAD records are skipped). *off starts at 0,
+ * or at the start of a record of the buffer (a reader coming back to a copy it keeps). Every record
+ * is validated again as rc_ring_read() validates it: a known type, len >= RC_REC_HDR_SIZE (8 for a
+ * PAD), RC_REC_HDR_SIZE + key_len + event_len + frame_len == len, and the record padded to 8 bytes
+ * inside buf[*off, len); the lane and seq are left to the caller. Returns 1 with *rec set (its
+ * pointers are inside buf) and *off moved past the record, or 0 at the end of the buffer or at the
+ * first record that is not valid: *off then stays at that record, so *off < len tells the two
+ * apart. An *off beyond len returns 0.
+ */
 int rc_ring_next_record(const void *buf, size_t len, size_t *off, rc_record_t *rec);
 
 /* A consistent snapshot of the head: the position and seq of the next record to be written. */

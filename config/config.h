@@ -63,6 +63,7 @@ typedef struct {
     } kafka;
     struct {
         char *dir;
+        char *group;          /* group of ring.dir, its rings and bridge.sock; "" for the bridge's own */
         uint64_t size;        /* bytes, >= 1MiB; the ring rounds it up to a power of two */
         uint64_t index_slots; /* 0: automatic (size / 128) */
         uint32_t max_partitions;

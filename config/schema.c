@@ -13,6 +13,7 @@
 #include "ring.h"
 #include "sse.h"
 
+#include <grp.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/un.h>
@@ -87,6 +88,14 @@ static bool is_decimal(const char *s, size_t n)
 static const char *check_nonempty(const char *s)
 {
     return *s != '\0' ? NULL : "must not be empty";
+}
+
+/* The bridge gives ring.dir, the rings and its socket this group (chown), so it must exist here. */
+static const char *check_group(const char *s)
+{
+    if (*s == '\0' || getgrnam(s) != NULL)
+        return NULL;
+    return "must name a group of this host";
 }
 
 static const char *check_ring_dir(const char *s)
@@ -219,6 +228,14 @@ const rc_conf_key_t rc_config_schema[] = {
      .check = check_ring_dir,
      .doc = "Directory of the ring files; on a tmpfs they stay in memory and outlive bridge restarts. At most "
             "95 bytes: the bridge's unix socket `<ring.dir>/bridge.sock` lives there too."},
+    {.key = "ring.group",
+     .type = RC_CONF_STRING,
+     CONF(ring.group),
+     .def = "\"\"",
+     .check = check_group,
+     .doc = "Group that may read the streams: the bridge gives it `ring.dir` (mode 0750), the ring files (0640) "
+            "and `bridge.sock` (0660); nobody else but root can read them. Run the edges as members of it. \"\" "
+            "keeps the bridge's own group."},
     {.key = "ring.size",
      .type = RC_CONF_SIZE,
      CONF(ring.size),

@@ -88,8 +88,9 @@ systemd-sysusers --root="$STAGE" >"$T/sysusers.log" 2>&1
 ok "sysusers.d: systemd-sysusers creates the ringcast system user" grep -q '^ringcast:x:[0-9]*:[0-9]*:' "$STAGE/etc/passwd"
 uid=$(sed -n 's/^ringcast:x:\([0-9]*\):.*/\1/p' "$STAGE/etc/passwd")
 systemd-tmpfiles --create --root="$STAGE" >"$T/tmpfiles.log" 2>&1
-is "tmpfiles.d: the ring directory exists, owned by ringcast, mode 750" \
-    "$(stat -c '%u %a' "$STAGE/dev/shm/ringcast" 2>&1)" "$uid 750"
+gid=$(sed -n 's/^ringcast:x:\([0-9]*\):.*/\1/p' "$STAGE/etc/group")
+is "tmpfiles.d: the ring directory exists, owned by ringcast and its group, mode 750 (what the bridge sets)" \
+    "$(stat -c '%u %g %a' "$STAGE/dev/shm/ringcast" 2>&1)" "$uid $gid 750"
 
 # --- the bridge and systemd ---------------------------------------------------------------------
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=ringcast-one \
@@ -113,6 +114,9 @@ sd() { grep -c " $2" "$T/$1.sd" 2>/dev/null; }
 at_least() { test "$(sd "$1" "$2")" -ge "$3"; } # wait_for evaluates its command on every try
 ok "bridge: READY=1 once its rings are open and the partitions assigned" wait_for 20 grep -q "^$BPID READY=1$" "$T/bridge.sd"
 ok "bridge: the rings exist when READY=1 arrives" test -f "$RINGS/s1.ring" -a -f "$RINGS/s3.ring"
+is "bridge: ring.dir 750, rings 640, bridge.sock 660, kafka-bootstrap 640: nothing for others" \
+    "$(stat -c '%a' "$RINGS" "$RINGS/s1.ring" "$RINGS/bridge.sock" "$RINGS/kafka-bootstrap" | tr '\n' ' ')" \
+    "750 640 660 640 "
 ok "bridge: STATUS= with the Kafka state and the records ingested" \
     grep -Eq "^$BPID STATUS=kafka streaming, 3 streams, [0-9]+ records ingested$" "$T/bridge.sd"
 ok "bridge: WATCHDOG=1 every half WATCHDOG_USEC (3 of them)" wait_for 10 at_least bridge WATCHDOG=1 3

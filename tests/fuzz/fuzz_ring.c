@@ -16,6 +16,12 @@
  * the record asked for; names come back NUL-terminated; and a ring that rc_ring_validate(deep)
  * accepts reads from its oldest record to its head with no error, record by record, every one
  * found again by its seq.
+ *
+ * Copies are parsed again later (an edge keeps recent chunks and clients re-read them from their
+ * own offsets), so rc_ring_next_record() is also run on its own: over an exact-size malloc'd copy
+ * of what a read returned with a few bytes changed by the fuzzer, and over the damaged data area
+ * taken as a copy, from offsets the fuzzer picks (record starts, inside records, past the end).
+ * Every record it returns lies inside the copy and is whole and consistent; it stops instead.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -145,6 +151,58 @@ static void damage(uint8_t *b, const uint8_t *data, size_t size)
 
 static uint64_t buf[(CAPACITY + 64) / 8]; /* a whole ring's data: a record never is TOOBIG */
 
+/* rc_ring_next_record() over len bytes at p from off until it stops: each record it gives is a
+ * whole, consistent record inside p[0, len) past where the step began; a stop moves nothing but
+ * PADs. Each step that gives a record moves *off by at least a header, so the loop is bounded. */
+static void iterate_copy(const uint8_t *p, size_t len, size_t off)
+{
+    for (size_t i = 0; i <= len / 8 + 1; i++) {
+        size_t before = off;
+        rc_record_t rec;
+        if (!rc_ring_next_record(p, len, &off, &rec)) {
+            FUZZ_CHECK(off >= before && (off - before) % 8 == 0 && (before > len || off <= len));
+            return;
+        }
+        FUZZ_CHECK(off > before && off <= len && (off - before) % 8 == 0);
+        FUZZ_CHECK(rec.h.type == RC_REC_DATA || rec.h.type == RC_REC_RESET || rec.h.type == RC_REC_SKIP);
+        FUZZ_CHECK(rec.h.len >= RC_REC_HDR_SIZE &&
+                   (uint64_t)RC_REC_HDR_SIZE + rec.h.key_len + rec.h.event_len + rec.h.frame_len == rec.h.len);
+        const uint8_t *start = p + off - RC_RING_ALIGN((uint64_t)rec.h.len);
+        FUZZ_CHECK(start >= p + before && rec.key == start + RC_REC_HDR_SIZE);
+        FUZZ_CHECK(rec.event == rec.key + rec.h.key_len && rec.frame == rec.event + rec.h.event_len);
+        FUZZ_CHECK(rec.frame + rec.h.frame_len <= p + len);
+        if (rec.h.frame_len > 0) { /* an edge sends these bytes: ASan sees them read */
+            volatile uint8_t first = rec.frame[0], last = rec.frame[rec.h.frame_len - 1];
+            (void)first, (void)last;
+        }
+    }
+    FUZZ_CHECK(!"rc_ring_next_record did not stop");
+}
+
+/* A copy of nb bytes as an edge keeps it, changed by a few fuzzer bytes, iterated from the start
+ * and from offsets the fuzzer picks. */
+static void check_copy(const uint8_t *src, size_t nb, fuzz_in_t *in)
+{
+    if (nb == 0)
+        return;
+    uint8_t *copy = malloc(nb); /* exact size: ASan sees a byte read past the copy */
+    memcpy(copy, src, nb);
+    for (int k = (int)(fuzz_take_u64(in, 1) & 3); k > 0; k--) {
+        size_t at = (size_t)fuzz_take_u64(in, 2) % nb;
+        copy[at] = (uint8_t)fuzz_take_u64(in, 1);
+    }
+    iterate_copy(copy, nb, 0);
+    for (int k = 0; k < 4; k++) {
+        uint64_t v = fuzz_take_u64(in, 2);
+        size_t off = (v & 0x8000) ? (size_t)(v & 0x7fff) : (size_t)(v % nb) & ~(size_t)7; /* anywhere, or aligned */
+        iterate_copy(copy, nb, off);
+    }
+    size_t huge = SIZE_MAX - 7;
+    rc_record_t rec;
+    FUZZ_CHECK(rc_ring_next_record(copy, nb, &huge, &rec) == 0 && huge == SIZE_MAX - 7);
+    free(copy);
+}
+
 /* Reads from *c once and checks what came back. Returns the result; *first is the first record. */
 static rc_read_t read_checked(const rc_ring_t *r, rc_cursor_t *c, size_t buflen, rc_record_t *first, int *nrec)
 {
@@ -239,10 +297,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (int i = 0; i < 200; i++) {
             rc_record_t rec;
             int nrec;
+            rc_cursor_t before = c;
             if (read_checked(r, &c, sizeof(buf) - 8 * (size_t)(i % 7), &rec, &nrec) != RC_READ_OK)
                 break;
+            if (i == 0) /* the chunk an edge would keep: re-read later, maybe damaged */
+                check_copy((const uint8_t *)buf, (size_t)(c.pos - before.pos), &in);
         }
     }
+    /* The damaged data area itself, taken as a copy: the fuzzer's bytes where records should be. */
+    check_copy(b + data_off, CAPACITY, &in);
     for (uint64_t i = 0; i < 70; i++) {
         rc_cursor_t c;
         rc_record_t rec;

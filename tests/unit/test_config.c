@@ -138,6 +138,7 @@ TEST(minimal_config_gets_every_default)
     CHECK_EQ_STR(c->kafka.brokers, "mock");
     CHECK_EQ_U64(c->kafka.n_properties, 0);
     CHECK_EQ_STR(c->ring.dir, "/dev/shm/ringcast");
+    CHECK_EQ_STR(c->ring.group, "");
     CHECK_EQ_U64(c->ring.size, 64u << 20);
     CHECK_EQ_U64(c->ring.index_slots, 0);
     CHECK_EQ_U64(c->ring.max_partitions, 256);
@@ -327,6 +328,15 @@ TEST(initial_accepts_latest_earliest_and_a_record_count)
         CHECK(c != NULL && strcmp(c->streams[0].initial, ok[i]) == 0);
         rc_config_free(c);
     }
+}
+
+TEST(ring_group_must_name_a_group_of_this_host)
+{
+    rc_config_t *c = load_ok(MINIMAL "ring: {group: root}\n"); /* gid 0 is on every host */
+    CHECK(c != NULL && strcmp(c->ring.group, "root") == 0);
+    rc_config_free(c);
+    EXPECT_ERRORS(MINIMAL "ring:\n  group: no-such-group-rc\n",
+                  "t.yaml:3: ring.group: must name a group of this host (got \"no-such-group-rc\")");
 }
 
 TEST(yaml_text_need_not_be_nul_terminated)
@@ -918,7 +928,7 @@ TEST(the_longest_ring_dir_holds_the_bridge_socket)
     snprintf(yaml, sizeof(yaml), MINIMAL "ring: {dir: '%s'}\n", dir);
     CHECK(accepts(yaml));
     snprintf(sock, sizeof(sock), "%s/bridge.sock", dir);
-    rc_wake_server_t *w = rc_wake_server_open(sock, err, sizeof(err));
+    rc_wake_server_t *w = rc_wake_server_open(sock, (gid_t)-1, err, sizeof(err));
     CHECK(w != NULL);
     if (w != NULL)
         rc_wake_server_close(w);
@@ -926,7 +936,7 @@ TEST(the_longest_ring_dir_holds_the_bridge_socket)
         printf("#   %s\n", err);
     /* One byte more and it does not. */
     snprintf(sock, sizeof(sock), "%s/bridge.sockx", dir);
-    CHECK(rc_wake_server_open(sock, err, sizeof(err)) == NULL);
+    CHECK(rc_wake_server_open(sock, (gid_t)-1, err, sizeof(err)) == NULL);
     rmdir(dir);
     scratch_remove(base);
 }

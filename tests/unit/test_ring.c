@@ -4,6 +4,7 @@
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1234,6 +1235,269 @@ TEST(check_file_notices_a_ring_removed_or_replaced)
     REQUIRE(fd >= 0);
     close(fd);
     CHECK(rc_ring_check_file(f.w, err, sizeof(err)) == -1 && strstr(err, "replaced") != NULL);
+    fx_done(&f);
+}
+
+/* --- iterating a copy (an edge's cached chunk) -------------------------------------------------- */
+
+/* Three published records of 9-byte frames read into buf; returns the bytes copied. */
+static size_t copy_three(fixture_t *f, uint64_t *buf, size_t len)
+{
+    fx_dir(f);
+    if (fx_open(f, 1 << 16, 0, NULL, NULL, 0) != 0)
+        abort();
+    add_lanes(f->w, 1);
+    for (int i = 0; i < 3; i++)
+        if (put(f->w, 0, i, "data: x\n\n") != 0)
+            abort();
+    rc_ring_publish(f->w);
+    rc_cursor_t c = {0, 0};
+    size_t nb = 0;
+    if (rc_ring_read(f->w, &c, buf, len, &nb) != RC_READ_OK)
+        abort();
+    return nb;
+}
+
+/* Records rc_ring_next_record() returns from off, until it stops; *stop is where it stopped. */
+static int count_from(const void *buf, size_t len, size_t off, size_t *stop)
+{
+    rc_record_t rec;
+    int n = 0;
+    if (stop)
+        *stop = SIZE_MAX;
+    while (rc_ring_next_record(buf, len, &off, &rec)) {
+        const uint8_t *end = (const uint8_t *)buf + len;
+        if (rec.frame + rec.h.frame_len > end || rec.key < (const uint8_t *)buf)
+            return -1;
+        n++;
+    }
+    if (stop)
+        *stop = off;
+    return n;
+}
+
+enum { REC3 = 72 }; /* 56 + key 1 + frame 9 = 66, padded to 72 */
+
+TEST(next_record_walks_a_healthy_copy_from_any_record_start)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    REQUIRE(nb == 3 * REC3);
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 3);
+    CHECK_EQ_U64(stop, nb);
+    CHECK_EQ_INT(count_from(buf, nb, REC3, NULL), 2);
+    CHECK_EQ_INT(count_from(buf, nb, 2 * REC3, NULL), 1);
+    CHECK_EQ_INT(count_from(buf, nb, nb, &stop), 0);
+    CHECK_EQ_U64(stop, nb);
+    fx_done(&f);
+}
+
+TEST(next_record_stops_at_an_offset_beyond_the_copy)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    size_t off = nb + 8, huge = SIZE_MAX - 3;
+    rc_record_t rec;
+    CHECK_EQ_INT(rc_ring_next_record(buf, nb, &off, &rec), 0);
+    CHECK_EQ_U64(off, nb + 8);
+    CHECK_EQ_INT(rc_ring_next_record(buf, nb, &huge, &rec), 0); /* no wrap-around in the bound check */
+    CHECK_EQ_INT(count_from(buf, nb, nb - 4, NULL), 0);         /* less than a length and a type left */
+    fx_done(&f);
+}
+
+TEST(next_record_refuses_an_offset_inside_a_record)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    /* From inside a record the "header" is other bytes (seq, offset, frame text): none of it may
+     * come back as a record that points outside the copy. */
+    for (size_t off = 1; off < nb; off++) {
+        if (off % REC3 == 0)
+            continue;
+        int n = count_from(buf, nb, off, NULL);
+        if (n != 0)
+            TAP_FAIL("offset %zu inside a record gave %d records", off, n);
+    }
+    fx_done(&f);
+}
+
+TEST(next_record_stops_at_an_unknown_type)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    uint16_t type = 9;
+    memcpy((uint8_t *)buf + REC3 + 4, &type, 2);
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    CHECK_EQ_U64(stop, REC3); /* left at the bad record: stop < len says it was not the end */
+    fx_done(&f);
+}
+
+TEST(next_record_stops_at_a_length_below_the_header)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    uint32_t len = 40; /* room for part of a header only: the old iterator skipped it like a PAD */
+    memcpy((uint8_t *)buf + REC3, &len, 4);
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    CHECK_EQ_U64(stop, REC3);
+    len = 4;
+    memcpy((uint8_t *)buf + REC3, &len, 4);
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    CHECK_EQ_U64(stop, REC3);
+    fx_done(&f);
+}
+
+TEST(next_record_stops_when_the_parts_do_not_add_up_to_the_length)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    uint8_t *r2 = (uint8_t *)buf + REC3;
+    rc_rec_hdr_t h;
+    memcpy(&h, r2, sizeof(h));
+    h.frame_len = 1u << 20; /* a frame far past the copy */
+    memcpy(r2, &h, sizeof(h));
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    CHECK_EQ_U64(stop, REC3);
+    h.frame_len = 9;
+    h.key_len = 0; /* one byte short: the frame would start inside the key */
+    memcpy(r2, &h, sizeof(h));
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    h.key_len = UINT32_MAX - 8; /* the sum wraps in 32 bits, not in 64 */
+    h.frame_len = 10 + 56 + 1 + 9;
+    memcpy(r2, &h, sizeof(h));
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 1);
+    fx_done(&f);
+}
+
+TEST(next_record_stops_at_a_record_running_past_the_copy)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb - 8, 0, &stop), 2); /* the third record's padding is cut off */
+    CHECK_EQ_U64(stop, 2 * REC3);
+    uint8_t *r3 = (uint8_t *)buf + 2 * REC3;
+    rc_rec_hdr_t h;
+    memcpy(&h, r3, sizeof(h));
+    h.len += 8;
+    h.frame_len += 8; /* consistent in itself, but longer than what was copied */
+    memcpy(r3, &h, sizeof(h));
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 2);
+    CHECK_EQ_U64(stop, 2 * REC3);
+    fx_done(&f);
+}
+
+TEST(next_record_skips_a_pad_and_goes_on)
+{
+    fixture_t f = {0};
+    uint64_t buf[64];
+    size_t nb = copy_three(&f, buf, sizeof(buf));
+    uint16_t pad = RC_REC_PAD;
+    memcpy((uint8_t *)buf + REC3 + 4, &pad, 2); /* a PAD needs no more than its length */
+    size_t stop;
+    CHECK_EQ_INT(count_from(buf, nb, 0, &stop), 2);
+    CHECK_EQ_U64(stop, nb);
+    fx_done(&f);
+}
+
+/* --- who may read the files ---------------------------------------------------------------------- */
+
+static int mode_of(const char *path, gid_t *gid)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (gid)
+        *gid = st.st_gid;
+    return (int)(st.st_mode & 07777);
+}
+
+TEST(writer_makes_dir_0750_ring_0640_lock_0600_whatever_the_umask)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    char sub[200], path[300], lock[300];
+    snprintf(sub, sizeof(sub), "%s/rings", f.dir);
+    rc_ring_geom_t g = {.capacity = 1 << 16};
+    rc_ring_opened_t how;
+    char why[256], err[256];
+    mode_t old = umask(0);
+    int rc = rc_ring_writer_open(&f.w, sub, "s", &g, &how, why, sizeof(why), err, sizeof(err));
+    umask(old);
+    REQUIRE(rc == 0);
+    snprintf(path, sizeof(path), "%s/s.ring", sub);
+    snprintf(lock, sizeof(lock), "%s/s.ring.lock", sub);
+    gid_t gid = 0;
+    CHECK_EQ_INT(mode_of(sub, &gid), RC_RING_DIR_MODE);
+    CHECK_EQ_INT(gid, getegid());
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE);
+    CHECK_EQ_INT(mode_of(lock, NULL), RC_RING_LOCK_MODE);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    /* A umask that would keep the group out changes nothing either. */
+    unlink(path);
+    old = umask(0077);
+    rc = rc_ring_writer_open(&f.w, sub, "s", &g, &how, why, sizeof(why), err, sizeof(err));
+    umask(old);
+    REQUIRE(rc == 0);
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    unlink(path);
+    unlink(lock);
+    rmdir(sub);
+    fx_done(&f);
+}
+
+TEST(writer_gives_the_ring_group_and_fixes_a_ring_an_older_version_left_0644)
+{
+    if (geteuid() != 0) { /* only root may give a file any group */
+        printf("# not root: the ring group is the process's own group here\n");
+        return;
+    }
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    rc_ring_close(f.w);
+    f.w = NULL;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    REQUIRE(chmod(path, 0644) == 0 && chmod(f.dir, 0755) == 0);
+    rc_ring_set_group(4242);
+    rc_ring_opened_t how;
+    int rc = fx_open(&f, 1 << 16, 0, &how, NULL, 0);
+    rc_ring_set_group((gid_t)-1);
+    REQUIRE(rc == 0);
+    CHECK_EQ_INT(how, RC_RING_REOPENED);
+    gid_t gid = 0;
+    CHECK_EQ_INT(mode_of(path, &gid), RC_RING_FILE_MODE);
+    CHECK_EQ_INT(gid, 4242);
+    CHECK_EQ_INT(mode_of(f.dir, &gid), RC_RING_DIR_MODE);
+    CHECK_EQ_INT(gid, 4242);
+    fx_done(&f);
+}
+
+TEST(writer_leaves_a_shared_sticky_directory_alone)
+{
+    fixture_t f = {0};
+    fx_dir(&f);
+    REQUIRE(chmod(f.dir, 01777) == 0); /* like /dev/shm or /tmp: everybody's */
+    REQUIRE(fx_open(&f, 1 << 16, 0, NULL, NULL, 0) == 0);
+    CHECK_EQ_INT(mode_of(f.dir, NULL), 01777);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/s.ring", f.dir);
+    CHECK_EQ_INT(mode_of(path, NULL), RC_RING_FILE_MODE); /* the ring itself is still not world-readable */
     fx_done(&f);
 }
 
