@@ -22,10 +22,10 @@
 #define WARN_GAP_NS 1000000000ull          /* at most one refusal warning a second; the rest are counted */
 
 typedef struct {
-    int sock;                       /* connection from one edge worker */
-    pid_t pid;                      /* the peer, for logs (SO_PEERCRED; 0 if unknown) */
-    uint32_t n_efd;                 /* eventfds it registered */
-    int efd[RC_WAKE_MAX_PER_PEER];  /* each one a checked, non-blocking eventfd */
+    int sock;                      /* connection from one edge worker */
+    pid_t pid;                     /* the peer, for logs (SO_PEERCRED; 0 if unknown) */
+    uint32_t n_efd;                /* eventfds it registered */
+    int efd[RC_WAKE_MAX_PER_PEER]; /* each one a checked, non-blocking eventfd */
 } peer_t;
 
 struct st_rc_wake_server_t {

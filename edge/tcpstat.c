@@ -19,8 +19,7 @@ int rc_tcp_progress(int fd, uint64_t *acked, uint64_t *outstanding)
         return -1;
     *acked = ti.tcpi_bytes_acked;
     /* Not yet sent, plus sent and not acknowledged (retransmissions aside). */
-    *outstanding = (uint64_t)ti.tcpi_notsent_bytes + (ti.tcpi_bytes_sent > ti.tcpi_bytes_acked
-                                                           ? ti.tcpi_bytes_sent - ti.tcpi_bytes_acked
-                                                           : 0);
+    *outstanding = (uint64_t)ti.tcpi_notsent_bytes +
+                   (ti.tcpi_bytes_sent > ti.tcpi_bytes_acked ? ti.tcpi_bytes_sent - ti.tcpi_bytes_acked : 0);
     return 0;
 }

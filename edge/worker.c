@@ -474,7 +474,12 @@ static void pump(client_t *c)
         int first = 1;
         const uint8_t *last_frame = NULL; /* of the last record read past the resume's skips */
         uint32_t last_frame_len = 0;
-        while (n < SEND_IOV && rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
+        int bad = 0; /* a record of the copy that does not validate: never parsed past, never looped on */
+        while (n < SEND_IOV) {
+            if (!rc_ring_next_record(ch->data, ch->len, &off, &rec)) {
+                bad = off < ch->len;
+                break;
+            }
             if (first && rec.h.seq != c->cur.seq) {
                 rc_warn("sse", "%s: no record %" PRIu64 " where the stream expected it; ending the stream",
                         st->conf->name, c->cur.seq);
@@ -505,6 +510,11 @@ static void pump(client_t *c)
                 c->finished = 1;
                 break;
             }
+        }
+        if (bad) {
+            rc_warn("sse", "%s: a record copied from the ring at seq %" PRIu64 " does not validate; ending the stream",
+                    st->conf->name, c->cur.seq);
+            c->finished = 1;
         }
         if (last_frame != NULL)
             keep_last_id(c, last_frame, last_frame_len);

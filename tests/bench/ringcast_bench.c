@@ -149,8 +149,8 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
     X(streams_ready)                                                                                                   \
     X(streams_failed)                                                                                                  \
     X(unanswered)                                                                                                      \
-    X(http_errors) X(ended) X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed)       \
-        X(warmup_events)
+    X(http_errors)                                                                                                     \
+    X(ended) X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 /* clang-format on */
 #define DECLARE(name) uint64_t name;
 typedef struct {

@@ -131,7 +131,9 @@ static int send_fds(int sock, const int *fds, int n)
     } ctl;
     memset(&ctl, 0, sizeof(ctl));
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctl.buf,
                          .msg_controllen = CMSG_SPACE((size_t)n * sizeof(int))};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
@@ -231,11 +233,11 @@ TEST(descriptors_that_are_not_eventfds_are_refused)
     int sp[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sp) == 0);
     int others[] = {
-        open("/dev/null", O_WRONLY),              /* a character device */
-        open("/proc/self/status", O_RDONLY),      /* a regular file */
-        sp[0],                                    /* a socket */
-        timerfd_create(CLOCK_MONOTONIC, 0),       /* an anonymous inode, like an eventfd, but not one */
-        open("/tmp", O_RDONLY | O_DIRECTORY),     /* a directory */
+        open("/dev/null", O_WRONLY),          /* a character device */
+        open("/proc/self/status", O_RDONLY),  /* a regular file */
+        sp[0],                                /* a socket */
+        timerfd_create(CLOCK_MONOTONIC, 0),   /* an anonymous inode, like an eventfd, but not one */
+        open("/tmp", O_RDONLY | O_DIRECTORY), /* a directory */
     };
     int n = (int)(sizeof(others) / sizeof(others[0]));
     for (int i = 0; i < n; i++) {
@@ -279,7 +281,7 @@ TEST(a_blocking_eventfd_is_made_non_blocking_and_a_full_one_never_blocks_notify)
     rc_wake_server_service(s);
     CHECK_EQ_INT(rc_wake_server_count(s), 1);
     CHECK(fcntl(efd, F_GETFL) & O_NONBLOCK); /* the file description is shared: we see it too */
-    uint64_t full = UINT64_MAX - 1;         /* the counter at its maximum: a write of 1 would wait */
+    uint64_t full = UINT64_MAX - 1;          /* the counter at its maximum: a write of 1 would wait */
     fcntl(efd, F_SETFL, O_NONBLOCK);
     REQUIRE(write(efd, &full, sizeof(full)) == sizeof(full));
     CHECK(timed_notify(s) < 0.5);
