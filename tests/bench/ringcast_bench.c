@@ -138,7 +138,8 @@ static uint64_t hist_quantile(const hist_t *h, double q)
 enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
 
 /* The counters every client process keeps, summed over processes at the end. */
-/* clang-format off: it reflows this list differently on every run */
+/* clang-format reflows this list differently on every run: it is left as written. */
+/* clang-format off */
 #define COUNTERS(X)                                                                                                    \
     X(conns)                                                                                                           \
     X(conns_open)                                                                                                      \
@@ -146,11 +147,8 @@ enum { PH_CONNECT = 0, PH_WARMUP = 1, PH_MEASURE = 2, PH_DONE = 3 };
     X(streams_asked)                                                                                                   \
     X(connect_errors)                                                                                                  \
     X(streams)                                                                                                         \
-    X(streams_ready)                                                                                                   \
-    X(streams_failed)                                                                                                  \
-    X(unanswered)                                                                                                      \
-    X(http_errors)                                                                                                     \
-    X(ended) X(parse_errors) X(events) X(bytes) X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
+    X(streams_ready) X(streams_failed) X(unanswered) X(http_errors) X(ended) X(parse_errors) X(events) X(bytes)        \
+        X(comments) X(gaps) X(missing) X(dups) X(untimed) X(warmup_events)
 /* clang-format on */
 #define DECLARE(name) uint64_t name;
 typedef struct {
