@@ -78,7 +78,8 @@ const char *rc_guard_h1_framing(h2o_req_t *req)
             break;
         const char *colon = memchr(p, ':', len);
         if (colon != NULL) {
-            h2o_iovec_t name = trimmed(p, (size_t)(colon - p)), value = trimmed(colon + 1, len - (size_t)(colon + 1 - p));
+            h2o_iovec_t name = trimmed(p, (size_t)(colon - p)),
+                        value = trimmed(colon + 1, len - (size_t)(colon + 1 - p));
             int cl = h2o_lcstris(name.base, name.len, H2O_STRLIT("content-length")),
                 te = h2o_lcstris(name.base, name.len, H2O_STRLIT("transfer-encoding"));
             if ((cl || te) && (name.base != p || name.base + name.len != colon))
