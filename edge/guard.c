@@ -140,6 +140,23 @@ static void credit(h2o_http2_conn_t *conn, uint32_t stream_id, h2o_http2_window_
     }
 }
 
+/* The open stream with this id, found through the priority tree every open stream is in (each
+ * stream's scheduler ref hangs under its parent's): h2o's own lookup, h2o_http2_conn_get_stream(),
+ * needs the hash table whose header h2o does not install. A connection has at most 100 streams. */
+static h2o_http2_stream_t *find_stream(h2o_http2_scheduler_node_t *node, uint32_t id, int depth)
+{
+    for (h2o_linklist_t *l = node->_all_refs.next; l != &node->_all_refs; l = l->next) {
+        h2o_http2_scheduler_openref_t *ref = H2O_STRUCT_FROM_MEMBER(h2o_http2_scheduler_openref_t, _all_link, l);
+        h2o_http2_stream_t *stream = H2O_STRUCT_FROM_MEMBER(h2o_http2_stream_t, _refs.scheduler, ref);
+        if (stream->stream_id == id)
+            return stream;
+        h2o_http2_stream_t *found = depth < 256 ? find_stream(&ref->node, id, depth + 1) : NULL;
+        if (found != NULL)
+            return found;
+    }
+    return NULL;
+}
+
 static ssize_t guarded_read(h2o_http2_conn_t *conn, const uint8_t *src, size_t len, const char **err_desc)
 {
     if (conn->_headers_unparsed != NULL) /* only ever set while h2o waits for CONTINUATION frames */
@@ -150,7 +167,7 @@ static ssize_t guarded_read(h2o_http2_conn_t *conn, const uint8_t *src, size_t l
     const char *ignored;
     ssize_t n = h2o_http2_decode_frame(&frame, src, len, &H2O_HTTP2_SETTINGS_HOST, &ignored);
     if (n < 0 || frame.type != H2O_HTTP2_FRAME_TYPE_DATA || conn->state != H2O_HTTP2_CONN_STATE_OPEN ||
-        (stream = h2o_http2_conn_get_stream(conn, frame.stream_id)) == NULL ||
+        (stream = find_stream(&conn->scheduler, frame.stream_id, 0)) == NULL ||
         stream->state != H2O_HTTP2_STREAM_STATE_RECV_BODY || stream->_req_body == NULL ||
         h2o_http2_decode_data_payload(&payload, &frame, &ignored) != 0 ||
         stream->_req_body->size + payload.length <= conn->super.ctx->globalconf->max_request_entity_size)
