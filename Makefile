@@ -43,8 +43,8 @@ NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghtt
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c edge/auth.c edge/iplimit.c \
-              edge/reload.c common/notify.c
+EDGE_SRC   := edge/main.c edge/worker.c edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c \
+              edge/auth.c edge/iplimit.c edge/reload.c edge/guard.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
 # $(call objs,variant-dir,sources)
@@ -102,6 +102,10 @@ $(FUZZ)/obj/%.o: %.c | $(DEPS_OK)
 $(ASAN)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Iedge $(CFLAGS_ALL) $(CFLAGS_asan) -c $< -o $@
+
+# edge/guard.c includes h2o's <h2o/http2_internal.h>, which includes a hash table header h2o does
+# not install: edge/h2o-internal/khash.h declares just enough of it (the table stays opaque).
+$(REL)/obj/edge/guard.o $(ASAN)/obj/edge/guard.o: CPPFLAGS_ALL += -Iedge/h2o-internal
 
 # $(call link,variant-flags) — links the prerequisites into $@.
 link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)

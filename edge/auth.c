@@ -28,10 +28,12 @@
 #include "query.h"
 #include "util.h"
 
-#define TOKEN_MAX  8192       /* bytes of a token; a larger one is malformed, not a reason to allocate */
+#define TOKEN_MAX  RC_TOKEN_MAX /* bytes of a token (query.h: the query parser agrees); a larger one is refused */
 #define KEY_MAX    (64 << 10) /* bytes of a key file */
 #define SECRET_MIN 32         /* bytes of an HS256 secret: RFC 7518 3.2 wants a key as long as the hash */
 #define REALM      "Bearer realm=\"ringcast\""
+
+_Static_assert(TOKEN_MAX == 8192, "the refusal of a longer token names 8192");
 
 /* Made by rc_access_init() in the master, read-only in the workers. */
 static struct {
@@ -234,6 +236,8 @@ static rc_token_result_t check_claims(json_t *claims, int64_t now_s, const char 
 rc_token_result_t rc_auth_verify(const char *token, size_t len, int64_t now_s, json_t **claims, const char **why)
 {
     *claims = NULL;
+    if (len > TOKEN_MAX)
+        return *why = "longer than 8192 bytes", RC_TOKEN_INVALID;
     const char *dot1 = len <= TOKEN_MAX ? memchr(token, '.', len) : NULL;
     const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', (size_t)(token + len - dot1 - 1)) : NULL;
     if (dot2 == NULL || memchr(dot2 + 1, '.', (size_t)(token + len - dot2 - 1)) != NULL || dot1 == token)

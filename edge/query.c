@@ -6,6 +6,9 @@
 
 #include "config.h"
 
+#define STR_(x)   #x
+#define RC_STR(x) STR_(x) /* a limit's value in a message: RC_STR(RC_TOKEN_MAX) is "8192" */
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -134,11 +137,13 @@ int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t e
         size_t nlen = eq ? (size_t)(eq - p) : end - i;
         const char *raw = eq ? eq + 1 : p + nlen;
         size_t rlen = (size_t)(s + end - raw);
-        char val[RC_QUERY_MAX_ID];
+        char val[RC_TOKEN_MAX > RC_QUERY_MAX_ID ? RC_TOKEN_MAX : RC_QUERY_MAX_ID];
         long vlen = rc_url_decode(raw, rlen, val, sizeof(val));
+#define IS(name) (nlen == sizeof(name) - 1 && memcmp(p, name, nlen) == 0)
+        if (vlen < 0 && rlen > sizeof(val) && IS("access_token"))
+            return fail(err, errlen, "bad query: %.*s: longer than " RC_STR(RC_TOKEN_MAX) " bytes", p, nlen);
         if (vlen < 0)
             return fail(err, errlen, "bad query: %.*s: malformed or too long value", p, nlen);
-#define IS(name) (nlen == sizeof(name) - 1 && memcmp(p, name, nlen) == 0)
         if (nlen == 0) {
             /* "a&&b" or a trailing "&": nothing to read */
         } else if (IS("key")) {
@@ -181,11 +186,15 @@ int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t e
                             nlen);
             q->has_since = 1;
         } else if (IS("lastEventId")) {
+            if ((size_t)vlen > RC_QUERY_MAX_ID)
+                return fail(err, errlen, "bad query: %.*s: longer than " RC_STR(RC_QUERY_MAX_ID) " bytes", p, nlen);
             memcpy(q->last_id, val, (size_t)vlen);
             q->last_id_len = (size_t)vlen;
             q->has_last_id = 1;
         } else if (IS("access_token")) {
-            /* Taken by access control, when a stream requires it. */
+            /* Taken by access control, when a stream requires it; only its length is checked here. */
+            if ((size_t)vlen > RC_TOKEN_MAX)
+                return fail(err, errlen, "bad query: %.*s: longer than " RC_STR(RC_TOKEN_MAX) " bytes", p, nlen);
         } else {
             return fail(err, errlen, "bad query: unknown parameter %.*s", p, nlen);
         }

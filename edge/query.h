@@ -11,6 +11,11 @@
 #define RC_QUERY_MAX_FILTERS 16   /* key=, partition= and event= may each be given this many times */
 #define RC_QUERY_MAX_VALUE   256  /* bytes of one decoded key or event value */
 #define RC_QUERY_MAX_ID      3600 /* RC_EVENTID_MAX */
+/* Bytes of an access token (JWT), wherever it comes from: Authorization, ?access_token= or the
+ * cookie. Access control and the query parser both use this one limit, so a token the first
+ * accepts is never refused by the second. 8 KiB holds an RS256 token (4096-bit key) with a few
+ * kilobytes of claims and fits, with the rest of a request, in h2o's limits (H2O_MAX_REQLEN). */
+#define RC_TOKEN_MAX 8192
 
 typedef struct st_rc_query_t {
     char keys[RC_QUERY_MAX_FILTERS][RC_QUERY_MAX_VALUE];
@@ -30,7 +35,8 @@ typedef struct st_rc_query_t {
     int has_last_id;
 } rc_query_t;
 
-/* Parses s[0..len) (without the '?'). Returns 0, or -1 with a short reason in err. */
+/* Parses s[0..len) (without the '?'). Returns 0, or -1 with a short reason in err. A value longer
+ * than its limit (RC_QUERY_MAX_VALUE, RC_QUERY_MAX_ID, RC_TOKEN_MAX) is an error, never cut short. */
 int rc_query_parse(const char *s, size_t len, rc_query_t *q, char *err, size_t errlen);
 
 /* "2026-11-25T20:00:00Z", with optional fraction and +HH:MM offset, or epoch milliseconds.

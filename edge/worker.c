@@ -43,6 +43,7 @@
 #include "auth.h"
 #include "edge.h"
 #include "eventid.h"
+#include "guard.h"
 #include "log.h"
 #include "publish.h"
 #include "query.h"
@@ -1237,9 +1238,18 @@ static int serve_metrics(h2o_req_t *req)
     return 0;
 }
 
+static char *static_root; /* realpath() of edge.static_dir; NULL: no static files */
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
+    /* Ambiguous body framing (guard.h), on any method: 400, and the connection closes with the
+     * bytes that may hide a second request. */
+    const char *ambiguous = rc_guard_h1_framing(req);
+    if (ambiguous != NULL) {
+        req->http1_is_persistent = 0;
+        return rc_edge_reply(req, 400, "Bad Request", ambiguous);
+    }
     if (rc_access_cors(W.cfg, req))
         return 0; /* a preflight request, answered */
     h2o_iovec_t p = req->path_normalized;
@@ -1263,6 +1273,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return serve_health(req);
     if (h2o_memis(p.base, p.len, H2O_STRLIT("/metrics")))
         return serve_metrics(req);
+    /* h2o's file handler follows symbolic links and serves dotfiles: only a file whose real path is
+     * inside static_dir, and no dotfile, reaches it. */
+    if (W.cfg->edge.static_dir != NULL && W.cfg->edge.static_dir[0] != '\0' && rc_guard_static_refused(static_root, p))
+        return rc_edge_reply(req, 404, "Not Found", "not found\n");
     return -1; /* static files, if configured, or h2o's 404 */
 }
 
@@ -1772,8 +1786,12 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     h2o_pathconf_t *root = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(root, sizeof(*handler));
     handler->on_req = on_req;
-    if (cfg->edge.static_dir != NULL && cfg->edge.static_dir[0] != '\0')
+    if (cfg->edge.static_dir != NULL && cfg->edge.static_dir[0] != '\0') {
         h2o_file_register(root, cfg->edge.static_dir, NULL, NULL, 0);
+        free(static_root);
+        if ((static_root = realpath(cfg->edge.static_dir, NULL)) == NULL)
+            rc_warn("http", "static_dir %s: %s; no static file is served", cfg->edge.static_dir, strerror(errno));
+    }
     W.loop = h2o_evloop_create();
     h2o_context_init(&W.ctx, W.loop, &W.globalconf);
     W.accept_ctx.ctx = &W.ctx;
@@ -1830,8 +1848,10 @@ int rc_edge_worker_run(const rc_config_t *cfg, int id, rc_edge_counters_t *count
     rc_info("http", "worker %d serving %zu streams", id, W.n_streams);
     ops_start();
 
-    while (!*stop)
+    while (!*stop) {
         h2o_evloop_run(W.loop, INT32_MAX);
+        rc_guard_h2_bodies(&W.ctx); /* HTTP/2 connections made in that turn */
+    }
 
     /* Draining: no new connections; every open stream ends after a last retry hint, so browsers
      * come back (to another worker or host) with their Last-Event-ID. */

@@ -3,22 +3,51 @@
 # huge headers, raw garbage and malformed HTTP/1.1 and HTTP/2 on the socket, then the catalogue of
 # tests/e2e/hostile_raw.py (malformed HTTP/2 frames, HTTP/1.1 smuggling shapes, slowloris). Every
 # request gets an answer (a status, or a clean close for what is not HTTP at all), and the workers
-# stay up: none is restarted, and the edge serves normally afterwards.
+# stay up: none is restarted, and the edge serves normally afterwards. Then the edge's HTTP
+# surface: no smuggled body reached Kafka, bodies over max_publish_bytes get 413 over HTTP/1.1,
+# h2c and TLS alike, ?access_token= takes the longest token access control takes and refuses a
+# longer one by name, and static files never leave static_dir (symbolic links, dotfiles,
+# percent-encoded dots and slashes).
 . "$(dirname "$0")/../lib.sh"
-need kcat curl python3
+need kcat curl python3 openssl
 BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
 EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
+TLS_PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
+TLS_URL=https://127.0.0.1:$TLS_PORT
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
+    >/dev/null 2>&1
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/rs.key" 2>/dev/null
+openssl pkey -in "$T/rs.key" -pubout -out "$T/rs.pub"
+# static_dir: files to serve, and what must never be served (outside it, or dotfiles in it).
+mkdir -p "$T/www/a" "$T/www/sub" "$T/www/.git" "$T/outside"
+echo "served page" >"$T/www/index.html"
+echo "served file" >"$T/www/ok.txt"
+echo "served visible" >"$T/www/a/visible.txt"
+for f in "$T/secret.txt" "$T/outside/secret.txt" "$T/www/.env" "$T/www/.git/config" "$T/www/a/.hidden"; do
+    echo "NOT-FOR-CLIENTS" >"$f"
+done
+ln -s ok.txt "$T/www/in.txt"                    # a link inside static_dir: served
+ln -s "$T/secret.txt" "$T/www/out.txt"          # a file outside
+ln -s "$T/outside" "$T/www/outdir"              # a directory outside
+ln -s ../../secret.txt "$T/www/a/up.txt"        # relative, leading outside
+ln -s "$T/secret.txt" "$T/www/sub/index.html"   # the index file of a directory, outside
 cat >"$T/ringcast.yaml" <<EOT
 kafka: {brokers: mock}
 ring: {dir: $RINGS, size: 1MiB}
 streams:
   - {name: s, topics: [s, t], partitions: 2, start: oldest, publish: true}
+  - {name: small, topics: [small], start: oldest, publish: true, max_publish_bytes: 1000}
+  - {name: locked, topics: [locked], start: oldest, auth: required}
 edge:
-  listen: [{address: 127.0.0.1, port: $PORT}]
+  listen:
+    - {address: 127.0.0.1, port: $PORT}
+    - {address: 127.0.0.1, port: $TLS_PORT, tls: {cert: $T/cert.pem, key: $T/key.pem}}
   workers: 2
+  static_dir: $T/www
+  auth: {rs256_public_key: $T/rs.pub}
 log: {level: warn}
 EOT
 spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
@@ -127,6 +156,122 @@ sed 's/^/# /' "$T/raw.err"
 is "no worker died during the raw-socket catalogue" "$(pgrep -P "${PIDS[edge]}" | sort | tr '\n' ' ')" "$workers_before"
 ok "the edge still serves streams" sh -c "curl -sN --max-time 5 '$URL/streams/s?limit=20' | grep -c '^data: ' | grep -qx 20"
 ok "and still publishes" sh -c "curl -s -o /dev/null -w '%{http_code}' -X POST -d after '$URL/streams/s' | grep -qx 201"
+
+# --- 1. smuggling: nothing of the refused requests reached Kafka ----------------------------------
+BOOT=$(cat "$RINGS/kafka-bootstrap")
+kcat -C -b "$BOOT" -t s -e -q -f '%s\n' >"$T/s.values" 2>/dev/null
+ok "the body of every smuggling case stayed out of Kafka" sh -c "! grep -q zq9 '$T/s.values'"
+ok "and so did the requests hidden behind them" sh -c "! grep -q 'smuggled' '$T/s.values'"
+ok "the same Content-Length twice was one event" grep -qx twin "$T/s.values"
+
+# --- 2. 413 over every transport ------------------------------------------------------------------
+head -c 1001 /dev/zero | tr '\0' a >"$T/over"      # one byte over the stream's max_publish_bytes
+head -c 3000000 /dev/zero | tr '\0' b >"$T/huge"   # far over every limit, h2o's buffer included
+# post LABEL BODYFILE CURL-ARGS...: "status body" of a POST to the stream "small".
+post() {
+    local label=$1 file=$2
+    shift 2
+    curl -sk --max-time 20 -o "$T/$label.body" -w '%{http_code}' "$@" --data-binary @"$file" \
+        -H 'Content-Type: text/plain' "${URL_OF:-$URL}/streams/small" 2>"$T/$label.err"
+    echo " $(tr -d '\n' <"$T/$label.body" | head -c 80)"
+}
+is "HTTP/1.1: 1001 bytes: 413" "$(post h1 "$T/over" --http1.1 -H 'Expect:')" \
+    "413 event too large: at most 1000 bytes"
+is "HTTP/1.1 with Expect: 100-continue: 1001 bytes: 413" \
+    "$(post h1c "$T/over" --http1.1 -H 'Expect: 100-continue')" "413 event too large: at most 1000 bytes"
+ok "HTTP/1.1 with Expect: 100-continue: 3 MB: 413 before the body is sent" \
+    sh -c "curl -s --max-time 20 -o '$T/h1big.body' -w '%{http_code}' --http1.1 -H 'Expect: 100-continue' \
+        --data-binary @'$T/huge' '$URL/streams/small' | grep -qx 413"
+ok "  with a short text body" grep -q "too large" "$T/h1big.body"
+is "h2c: 1001 bytes: 413" "$(post h2c "$T/over" --http2-prior-knowledge)" "413 event too large: at most 1000 bytes"
+is "h2c: 3 MB: 413, not a reset stream" "$(post h2cbig "$T/huge" --http2-prior-knowledge)" \
+    "413 event too large: at most 1000 bytes"
+is "TLS h2: 1001 bytes: 413" "$(URL_OF=$TLS_URL post h2 "$T/over" --http2)" "413 event too large: at most 1000 bytes"
+is "TLS h2: 3 MB: 413, not a reset stream" "$(URL_OF=$TLS_URL post h2big "$T/huge" --http2)" \
+    "413 event too large: at most 1000 bytes"
+is "TLS HTTP/1.1 with Expect: 100-continue: 1001 bytes: 413" \
+    "$(URL_OF=$TLS_URL post tls1 "$T/over" --http1.1 -H 'Expect: 100-continue')" \
+    "413 event too large: at most 1000 bytes"
+# The HTTP/2 connection goes on after a 413: a second POST on it is published. (Over TLS: curl
+# 7.88 cannot reuse an h2c prior-knowledge connection to h2o 2.2.5 for a second request at all.)
+codes=$(curl -sk --max-time 20 --http2 -o /dev/null -w '%{http_code} %{num_connects}\n' \
+    --data-binary @"$T/huge" "$TLS_URL/streams/small" --next -k --http2 -o /dev/null \
+    -w '%{http_code} %{num_connects}\n' --data-binary 'after-413' "$TLS_URL/streams/small" | tr '\n' ' ')
+is "TLS h2: 413 then 201 on the same connection" "$codes" "413 1 201 0 "
+sleep 0.5
+kcat -C -b "$BOOT" -t small -e -q -f '%S\n' >"$T/small.sizes" 2>/dev/null
+is "Kafka got only the event that fit" "$(tr '\n' ' ' <"$T/small.sizes")" "9 "
+
+# --- 3. ?access_token=: as long as access control takes, and no longer ----------------------------
+cat >"$T/jwt.py" <<'PY'
+import base64, json, subprocess, sys, time
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+want = int(sys.argv[2])  # the token's length, reached with a "groups" claim and a padding claim
+claims = {"exp": int(time.time()) + 3600, "sub": "user-with-many-groups", "groups": []}
+SIG = 342  # base64url of a 2048-bit RSA signature
+def msg():
+    return b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()) + "." + b64(json.dumps(claims).encode())
+while len(msg()) + 1 + SIG < want - 100:
+    claims["groups"].append("group-%04d" % len(claims["groups"]))
+def fits():  # a padding claim that makes the length exact (base64url skips one length in four)
+    for n in range(64):
+        claims["pad"] = "x" * n
+        if len(msg()) + 1 + SIG == want:
+            return True
+    return False
+for _ in range(8):
+    if fits():
+        break
+    claims["groups"].append("group-%04d" % len(claims["groups"]))
+else:
+    sys.exit("no token of %d bytes with this header" % want)
+m = msg()
+sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", sys.argv[1]], input=m.encode(), capture_output=True,
+                     check=True).stdout
+print(m + "." + b64(sig))
+PY
+LONG=$(python3 "$T/jwt.py" "$T/rs.key" 8192)
+TOOLONG=$(python3 "$T/jwt.py" "$T/rs.key" 8300)
+is "an RS256 token with many claims, 8192 bytes (the longest access control takes)" "${#LONG}" 8192
+code=$(curl -s --max-time 5 -o "$T/long.sse" -w '%{http_code}' "$URL/streams/locked?timeout=1&access_token=$LONG")
+is "HTTP/1.1: ?access_token= with it opens the stream" "$code" 200
+code=$(curl -s --max-time 5 --http2-prior-knowledge -o /dev/null -w '%{http_code}' \
+    "$URL/streams/locked?timeout=1&access_token=$LONG")
+is "h2c: the same" "$code" 200
+code=$(curl -sk --max-time 5 --http2 -o /dev/null -w '%{http_code}' "$TLS_URL/streams/locked?timeout=1&access_token=$LONG")
+is "TLS h2: the same" "$code" 200
+is "a token over 8192 bytes: 401 that says so, on a stream that needs one" \
+    "$(curl -s --max-time 5 -w ' %{http_code}' "$URL/streams/locked?timeout=1&access_token=$TOOLONG")" \
+    "invalid token: longer than 8192 bytes
+ 401"
+is "and 400 that says so on a stream that does not" \
+    "$(curl -s --max-time 5 -w ' %{http_code}' "$URL/streams/s?timeout=1&access_token=$TOOLONG")" \
+    "bad query: access_token: longer than 8192 bytes
+ 400"
+is "the same token as a Bearer header: the same 401" \
+    "$(curl -s --max-time 5 -w ' %{http_code}' -H "Authorization: Bearer $TOOLONG" "$URL/streams/locked?timeout=1")" \
+    "invalid token: longer than 8192 bytes
+ 401"
+
+# --- 4. static files: only inside static_dir, never a dotfile -------------------------------------
+# get PATH: "status body" of a request sent as written (no client-side normalisation).
+get() { curl -s --max-time 5 --path-as-is -w ' %{http_code}' "$URL$1" | tr -d '\n'; }
+is "a file in static_dir is served" "$(get /ok.txt)" "served file 200"
+is "the index page is served" "$(get /)" "served page 200"
+is "a file in a subdirectory is served" "$(get /a/visible.txt)" "served visible 200"
+is "a symbolic link to a file inside is served" "$(get /in.txt)" "served file 200"
+for path in /.env /%2eenv /%2Eenv /.git/config /%2egit/config /.git%2fconfig /a/.hidden /a/%2ehidden \
+    /a%2f.hidden /out.txt /outdir/secret.txt /outdir%2fsecret.txt /a/up.txt /sub/ /sub/index.html \
+    /..%2fsecret.txt /%2e%2e/secret.txt /%2e%2e%2fsecret.txt /a/..%2f..%2fsecret.txt /../secret.txt \
+    "/..%5csecret.txt" /ok.txt%00.html; do
+    is "GET $path: 404" "$(get "$path")" "not found 404"
+done
+is "h2c: a dotfile is not served either" \
+    "$(curl -s --max-time 5 --http2-prior-knowledge -w ' %{http_code}' "$URL/%2eenv" | tr -d '\n')" "not found 404"
+is "TLS h2: nor a link outside" "$(curl -sk --max-time 5 --http2 -w ' %{http_code}' "$TLS_URL/out.txt" | tr -d '\n')" \
+    "not found 404"
+
+is "no worker died during the HTTP checks" "$(pgrep -P "${PIDS[edge]}" | sort | tr '\n' ' ')" "$workers_before"
 ok "no worker restart was logged" sh -c "! grep -q restarting '$T/edge.log'"
 stop edge TERM
 is "SIGTERM: exit 0" "$?" 0
