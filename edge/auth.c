@@ -29,8 +29,8 @@
 #include "util.h"
 
 #define TOKEN_MAX  RC_TOKEN_MAX /* bytes of a token (query.h: the query parser agrees); a larger one is refused */
-#define KEY_MAX    (64 << 10) /* bytes of a key file */
-#define SECRET_MIN 32         /* bytes of an HS256 secret: RFC 7518 3.2 wants a key as long as the hash */
+#define KEY_MAX    (64 << 10)   /* bytes of a key file */
+#define SECRET_MIN 32           /* bytes of an HS256 secret: RFC 7518 3.2 wants a key as long as the hash */
 #define REALM      "Bearer realm=\"ringcast\""
 
 _Static_assert(TOKEN_MAX == 8192, "the refusal of a longer token names 8192");
