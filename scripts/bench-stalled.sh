@@ -36,7 +36,7 @@ edge=$!
 pids+=($edge)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 worker=$(pgrep -P "$edge" | head -1)
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$worker/status"; }
+rss() { awk '/^RssAnon/ { a = $2 } /^RssShmem/ { s = $2 } END { printf "%d KiB private + %d KiB of ring pages", a, s }' "/proc/$worker/status"; }
 
 # Fill the ring until it evicts: 1 KiB records over 8 partitions, in batches the bridge reads
 # before the next (the mock cluster keeps ~5 MiB of a partition).
@@ -52,7 +52,7 @@ done
 
 URL=http://127.0.0.1:$PORT/streams/bench
 PUB=(--kafka "@$DIR/rings/kafka-bootstrap" --topic bench --ring "$DIR/rings/bench.ring")
-echo "== 1k live HTTP/1.1 streams, 1k events/s, alone; worker RSS $(rss) KiB"
+echo "== 1k live HTTP/1.1 streams, 1k events/s, alone; worker RSS $(rss)"
 "$BENCH" --url "$URL" --streams 1000 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" --server-pid "$edge" |
     grep -E "delivered|latency|CPU"
 
@@ -68,8 +68,8 @@ python3 "$ROOT/tests/tools/stall_client.py" h1 "$PORT" /streams/bench "${ids[@]}
 pids+=($!)
 for _ in $(seq 100); do grep -q "open 200" "$DIR/stall.log" 2>/dev/null && break; sleep 0.1; done
 sleep 1
-echo "== 200 streams at distinct old positions that never read: worker RSS $rss0 KiB -> $(rss) KiB"
+echo "== 200 streams at distinct old positions that never read: worker RSS $rss0 -> $(rss)"
 echo "== 1k live HTTP/1.1 streams, 1k events/s, beside the 200 stalled ones"
 "$BENCH" --url "$URL" --streams 1000 --duration "$SECS" "${PHASES[@]}" --rate 1000 "${PUB[@]}" --server-pid "$edge" |
     grep -E "delivered|latency|CPU"
-echo "== worker RSS at the end: $(rss) KiB"
+echo "== worker RSS at the end: $(rss)"

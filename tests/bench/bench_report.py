@@ -128,7 +128,9 @@ def main():
     w("A full 256 MiB ring (a record may be 64 MiB); 1000 live HTTP/1.1 streams at 1k events/s,")
     w("alone and then beside 200 streams resumed at 200 distinct old positions that never read.")
     w("What the worker holds for a stalled stream is one chunk of at most 64 KiB and what the")
-    w("kernel queues is at most ~64 KiB (TCP_NOTSENT_LOWAT), whatever the ring's size.")
+    w("kernel queues is at most ~64 KiB (TCP_NOTSENT_LOWAT), whatever the ring's size. RSS is shown")
+    w("as the worker's private memory and the ring pages it touched (shared with the bridge: placing")
+    w("200 resumes over 8 partitions reads checkpoints all over the ring).")
     w("")
     if os.path.exists(os.path.join(res, "stalled.txt")):
         block("stalled")
