@@ -43,7 +43,8 @@ NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghtt
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c \
+EDGE_SRC   := edge/main.c edge/worker.c edge/stream.c edge/client.c edge/resume.c edge/status.c edge/listen.c \
+              edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c \
               edge/auth.c edge/iplimit.c edge/reload.c edge/guard.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 

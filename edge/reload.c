@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "auth.h"
-#include "edge.h"
+#include "listen.h"
 #include "log.h"
 #include "util.h"
 
