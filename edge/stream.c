@@ -192,15 +192,7 @@ static void stream_configure(stream_t *st, const rc_stream_conf_t *conf)
 {
     st->conf = conf;
     snprintf(st->path, sizeof(st->path), "%s/%s.ring", W.cfg->ring.dir, st->conf->name);
-    st->n_topics = (uint32_t)(st->conf->n_topics < RC_CUT_MAX_TOPICS ? st->conf->n_topics : RC_CUT_MAX_TOPICS);
-    for (uint32_t t = 0; t < st->n_topics; t++)
-        st->topics[t] = st->conf->topics[t];
-    for (uint32_t a = 1; a < st->n_topics; a++) /* insertion sort: a handful of names */
-        for (uint32_t b = a; b > 0 && strcmp(st->topics[b - 1], st->topics[b]) > 0; b--) {
-            const char *x = st->topics[b];
-            st->topics[b] = st->topics[b - 1];
-            st->topics[b - 1] = x;
-        }
+    st->n_topics = (uint32_t)rc_eventid_sort_topics(st->topics, (const char *const *)conf->topics, conf->n_topics);
     st->fp = rc_eventid_fingerprint(st->topics, st->n_topics);
     long slot = rc_edge_slot_of(W.shared, conf->name); /* the master gave every configured stream one */
     st->slot = slot >= 0 ? (size_t)slot : 0;
