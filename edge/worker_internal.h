@@ -183,8 +183,8 @@ client_t *rc_client_new(const rc_query_t *q, h2o_req_t *req, stream_t *st);
 /* Sets the client's start from an event id: returns 0 (exact), 1 (with a gap event in its
  * preamble), or -1 with *why (a reset: the client is unchanged). */
 int rc_client_resume(client_t *c, const char *id, size_t id_len, const char **why);
-/* Counts the client in its stream, writes the response headers and starts sending; deadline_ms
- * 0 is none. */
+/* Counts the client in its stream, writes the response headers and starts sending; the stream
+ * ends after timeout_ms (timeout=; 0: never). */
 void rc_client_start(client_t *c, h2o_req_t *req, uint64_t timeout_ms);
 /* Sends what the client should get next, if nothing of it is in flight. */
 void rc_client_pump(client_t *c);

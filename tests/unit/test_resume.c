@@ -3,7 +3,6 @@
  * directory under /dev/shm (or /tmp), ids given as cuts, and the plan read back the way a client
  * reads: from plan.start to the head, skipping what the skip table says it had. TAP output.
  */
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,61 +12,13 @@
 #include "eventid.h"
 #include "resume.h"
 #include "ring.h"
+#include "ring_fixture.h"
 #include "tap.h"
-
-typedef struct {
-    char dir[128];
-    rc_ring_t *w;
-} fixture_t;
-
-/* A ring of cap bytes (small ones evict early) in a fresh directory. */
-static int fx_open(fixture_t *f, uint64_t cap)
-{
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/rc-test-resume-XXXXXX", base);
-    if (mkdtemp(f->dir) == NULL)
-        abort();
-    rc_ring_geom_t g = {.capacity = cap, .max_lanes = 8, .ckpt_interval = 8};
-    rc_ring_opened_t how;
-    char why[256], err[256];
-    int rc = rc_ring_writer_open(&f->w, f->dir, "s", &g, &how, why, sizeof(why), err, sizeof(err));
-    if (rc != 0)
-        printf("# writer_open: %s\n", err);
-    return rc;
-}
-
-static void fx_done(fixture_t *f)
-{
-    if (f->w)
-        rc_ring_close(f->w);
-    DIR *d = opendir(f->dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char p[512];
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
-}
 
 /* One DATA record of (lane, offset) with a frame of frame_len bytes. */
 static void put(rc_ring_t *w, int lane, int64_t offset, size_t frame_len)
 {
-    static char buf[1024];
-    memset(buf, 'a', frame_len);
-    rc_rec_in_t in = {.type = RC_REC_DATA,
-                      .lane = (uint16_t)lane,
-                      .partition = lane,
-                      .offset = offset,
-                      .timestamp = 1000 + offset,
-                      .frame = buf,
-                      .frame_len = (uint32_t)frame_len};
-    if (rc_ring_append(w, &in) != 0)
+    if (put_sized(w, lane, offset, frame_len) != 0)
         abort();
 }
 
@@ -84,6 +35,46 @@ static void add_lanes(rc_ring_t *w, const char *t, int n)
     for (int i = 0; i < n; i++)
         if (rc_ring_lane(w, t, i) < 0)
             abort();
+}
+
+/* A ring of cap bytes (a small one evicts early) in a fresh directory. */
+static int fx_start(fixture_t *f, uint64_t cap)
+{
+    fx_dir(f);
+    return fx_open(f, cap, 0, NULL, NULL, 0);
+}
+
+/* Lane 0 of topic t with offsets 0..n-1. */
+static void one_lane(rc_ring_t *w, int n)
+{
+    add_lanes(w, "t", 1);
+    for (int i = 0; i < n; i++)
+        put(w, 0, i, 16);
+    rc_ring_publish(w);
+}
+
+/* Lanes 0 and 1 of topic t, each with offsets 0..n-1, interleaved: seq 2i is lane 0's offset i. */
+static void two_lanes(rc_ring_t *w, int n)
+{
+    add_lanes(w, "t", 2);
+    for (int i = 0; i < n; i++) {
+        put(w, 0, i, 16);
+        put(w, 1, i, 16);
+    }
+    rc_ring_publish(w);
+}
+
+/* A compacted log in a small ring: only every third offset of lane 0 holds a record, and the first
+ * ones were evicted. Returns the offset of the oldest record kept (at *old), or -1. */
+static int64_t compacted(rc_ring_t *w, rc_cursor_t *old)
+{
+    add_lanes(w, "t", 1);
+    for (int i = 0; i < 100; i++)
+        put(w, 0, 3 * i, 200);
+    rc_ring_publish(w);
+    if (rc_ring_oldest(w, old) != 0)
+        return -1;
+    return 3 * (int64_t)old->seq;
 }
 
 /* A cut of one topic whose partition p is at next[p]. */
@@ -134,13 +125,8 @@ static void delivered(const rc_ring_t *r, rc_resume_plan_t *plan, char *out, siz
 TEST(exact_resume_delivers_the_rest_without_gap)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
-    add_lanes(f.w, "t", 2);
-    for (int i = 0; i < 4; i++) {
-        put(f.w, 0, i, 16);
-        put(f.w, 1, i, 16);
-    }
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
+    two_lanes(f.w, 4);
     int64_t next[2] = {2, 3};
     rc_cut_t cut = cut_of(next, 2);
     rc_resume_plan_t plan;
@@ -161,11 +147,8 @@ TEST(exact_resume_delivers_the_rest_without_gap)
 TEST(id_text_is_decoded_with_the_streams_fingerprint)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
-    add_lanes(f.w, "t", 1);
-    for (int i = 0; i < 4; i++)
-        put(f.w, 0, i, 16);
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
+    one_lane(f.w, 4);
     int64_t next[1] = {1};
     rc_cut_t cut = cut_of(next, 1);
     uint32_t fp = rc_eventid_fingerprint(one_topic, 1);
@@ -187,16 +170,11 @@ TEST(id_text_is_decoded_with_the_streams_fingerprint)
 TEST(holes_are_not_a_gap)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 4096) == 0);
-    add_lanes(f.w, "t", 1);
-    /* A compacted log: only every third offset holds a record; the small ring evicts the first. */
-    for (int i = 0; i < 100; i++)
-        put(f.w, 0, 3 * i, 200);
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 4096) == 0);
     rc_cursor_t old;
-    REQUIRE(rc_ring_oldest(f.w, &old) == 0 && old.seq > 2);
-    int64_t first = 3 * (int64_t)old.seq; /* the oldest record kept; first - 3 was evicted */
-    int64_t next[1] = {first - 2};        /* the client had first - 3: only holes lie between */
+    int64_t first = compacted(f.w, &old); /* the oldest offset kept; first - 3 was evicted */
+    REQUIRE(first > 6);
+    int64_t next[1] = {first - 2}; /* the client had first - 3: only holes lie between */
     rc_cut_t cut = cut_of(next, 1);
     rc_resume_plan_t plan;
     CHECK_EQ_INT(rc_resume_plan(f.w, one_topic, 1, &cut, NULL, 0, &plan), RC_RESUME_EXACT);
@@ -209,14 +187,10 @@ TEST(holes_are_not_a_gap)
 TEST(evicted_position_gives_the_exact_gap_range)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 4096) == 0);
-    add_lanes(f.w, "t", 1);
-    for (int i = 0; i < 100; i++)
-        put(f.w, 0, 3 * i, 200);
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 4096) == 0);
     rc_cursor_t old;
-    REQUIRE(rc_ring_oldest(f.w, &old) == 0 && old.seq > 2);
-    int64_t first = 3 * (int64_t)old.seq;
+    int64_t first = compacted(f.w, &old); /* the oldest offset kept; first - 3 was evicted */
+    REQUIRE(first > 6);
     int64_t next[1] = {first - 5}; /* the record at first - 3 is gone; the holes after it are not */
     rc_cut_t cut = cut_of(next, 1);
     rc_resume_plan_t plan;
@@ -259,7 +233,7 @@ static void recreated_topic(fixture_t *f)
 TEST(id_after_a_reset_does_not_repeat_the_old_history)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
     recreated_topic(&f);
     int64_t next[2] = {3, 0};
     rc_cut_t cut = cut_of(next, 2);
@@ -277,7 +251,7 @@ TEST(id_after_a_reset_does_not_repeat_the_old_history)
 TEST(id_before_a_reset_gets_the_old_history_first)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
     recreated_topic(&f);
     int64_t next[2] = {17, 1}; /* only the old history reached 17 */
     rc_cut_t cut = cut_of(next, 2);
@@ -302,7 +276,7 @@ TEST(id_before_a_reset_gets_the_old_history_first)
 TEST(partitions_and_topics_the_id_does_not_name_start_from_their_start)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
     add_lanes(f.w, "t", 2);
     REQUIRE(rc_ring_lane(f.w, "u", 0) == 2);
     for (int i = 0; i < 3; i++) {
@@ -330,11 +304,8 @@ TEST(partitions_and_topics_the_id_does_not_name_start_from_their_start)
 TEST(id_ahead_of_the_ring_is_a_reset)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
-    add_lanes(f.w, "t", 1);
-    for (int i = 0; i < 10; i++)
-        put(f.w, 0, i, 16);
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
+    one_lane(f.w, 10);
     int64_t next[1] = {50};
     rc_cut_t cut = cut_of(next, 1);
     rc_resume_plan_t plan;
@@ -354,13 +325,8 @@ TEST(id_ahead_of_the_ring_is_a_reset)
 TEST(a_floor_raises_below)
 {
     fixture_t f = {0};
-    REQUIRE(fx_open(&f, 1 << 16) == 0);
-    add_lanes(f.w, "t", 2);
-    for (int i = 0; i < 10; i++) {
-        put(f.w, 0, i, 16);
-        put(f.w, 1, i, 16);
-    }
-    rc_ring_publish(f.w);
+    REQUIRE(fx_start(&f, 1 << 16) == 0);
+    two_lanes(f.w, 10);
     int64_t next[2] = {2, 6};
     rc_cut_t cut = cut_of(next, 2);
     /* A lapped client had lane 0 up to 7 (its last id lags), and lane 1 only to 4: a floor never lowers. */
