@@ -43,7 +43,8 @@ NGHTTP2_LIBS := $(shell pkg-config --libs libnghttp2 2>/dev/null || echo -lnghtt
 
 COMMON_SRC := common/log.c common/util.c common/ring.c common/sse.c common/eventid.c common/wake.c
 BRIDGE_SRC := bridge/main.c bridge/bridge.c common/notify.c
-EDGE_SRC   := edge/main.c edge/worker.c edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c \
+EDGE_SRC   := edge/main.c edge/worker.c edge/stream.c edge/client.c edge/resume.c edge/status.c edge/listen.c \
+              edge/tcpstat.c edge/h2reset.c edge/reply.c edge/query.c edge/publish.c \
               edge/auth.c edge/iplimit.c edge/reload.c edge/guard.c common/notify.c
 CONFIG_SRC := config/config.c config/schema.c
 
@@ -58,9 +59,9 @@ FUZZ := $(BUILD)/fuzz
 PROGRAMS := $(REL)/ringcast-bridge $(REL)/ringcast-edge $(REL)/rc-confdoc $(REL)/ringcast-ringtool \
             $(REL)/ringcast-demo-feed $(REL)/ringcast-bench
 TESTS_REL  := $(REL)/tests/test_ring $(REL)/tests/test_wake $(REL)/tests/test_codec $(REL)/tests/test_config $(REL)/tests/ring_stress \
-              $(REL)/tests/test_iplimit $(REL)/tests/test_auth
+              $(REL)/tests/test_iplimit $(REL)/tests/test_auth $(REL)/tests/test_resume
 TESTS_ASAN := $(ASAN)/tests/test_ring $(ASAN)/tests/test_wake $(ASAN)/tests/test_codec $(ASAN)/tests/test_config $(ASAN)/tests/ring_garbage \
-              $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth
+              $(ASAN)/tests/test_iplimit $(ASAN)/tests/test_auth $(ASAN)/tests/test_resume
 TESTS_TSAN := $(TSAN)/tests/ring_stress
 TOOLS      := $(REL)/tests/sse_check $(REL)/tests/kafka_tx
 # Fuzz targets: tests/fuzz/fuzz_<name>.c, each built for libFuzzer ($(FUZZ)/fuzz_<name>) and, with
@@ -107,6 +108,9 @@ $(ASAN)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(DEPS_OK)
 # not install: edge/h2o-internal/khash.h declares just enough of it (the table stays opaque).
 $(REL)/obj/edge/guard.o $(ASAN)/obj/edge/guard.o: CPPFLAGS_ALL += -Iedge/h2o-internal
 
+# tests/unit/test_resume.c tests edge/resume.c, which needs no other edge file: only it needs -Iedge.
+$(REL)/obj/tests/unit/test_resume.o $(ASAN)/obj/tests/unit/test_resume.o: CPPFLAGS_ALL += -Iedge
+
 # $(call link,variant-flags) — links the prerequisites into $@.
 link = @mkdir -p $(dir $@) && $(CC) $(CFLAGS_ALL) $(1) $(LDFLAGS) $^ -o $@ $(2)
 
@@ -146,6 +150,8 @@ $(1)/tests/ring_stress: $(call objs,$(1),tests/unit/ring_stress.c $(COMMON_SRC))
 $(1)/tests/ring_garbage: $(call objs,$(1),tests/unit/ring_garbage.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
 $(1)/tests/test_iplimit: $(call objs,$(1),tests/unit/test_iplimit.c edge/iplimit.c $(COMMON_SRC))
+	$$(call link,$$($(2)))
+$(1)/tests/test_resume: $(call objs,$(1),tests/unit/test_resume.c edge/resume.c $(COMMON_SRC))
 	$$(call link,$$($(2)))
 $(1)/tests/test_auth: $(call objs,$(1),tests/unit/test_auth.c edge/auth.c edge/reply.c edge/iplimit.c edge/query.c $(CONFIG_SRC) $(COMMON_SRC))
 	$$(call link,$$($(2)),$(YAML_LIBS) $(H2O_LIBS) $(JWT_LIBS))
@@ -201,6 +207,8 @@ UNIT_SUITE := \
 	iplimit-asan=$(ASAN)/tests/test_iplimit \
 	auth=$(REL)/tests/test_auth \
 	auth-asan=$(ASAN)/tests/test_auth \
+	resume=$(REL)/tests/test_resume \
+	resume-asan=$(ASAN)/tests/test_resume \
 	ring-garbage-asan=$(ASAN)/tests/ring_garbage \
 	$(foreach t,$(FUZZ_TARGETS),fuzz-replay-$(t)-asan='$(ASAN)/tests/fuzz_$(t) tests/fuzz/corpus/$(t) tests/fuzz/regressions/$(t)') \
 	ring-stress='$(REL)/tests/ring_stress --procs 4 --records 2000000' \

@@ -159,11 +159,6 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
 /* --- setup ------------------------------------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static topic_t *topic_named(rc_bridge_t *b, const char *name)
 {
     for (size_t i = 0; i < b->n_topics; i++)
@@ -184,10 +179,8 @@ static int open_rings(rc_bridge_t *b, char *err, size_t errlen)
             snprintf(err, errlen, "stream %s: more than %d topics", s->conf->name, RC_CUT_MAX_TOPICS);
             return -1;
         }
-        s->n_topics = (uint32_t)s->conf->n_topics;
-        for (uint32_t t = 0; t < s->n_topics; t++)
-            s->topics[t] = s->conf->topics[t];
-        qsort(s->topics, s->n_topics, sizeof(s->topics[0]), cmp_str);
+        s->n_topics =
+            (uint32_t)rc_eventid_sort_topics(s->topics, (const char *const *)s->conf->topics, s->conf->n_topics);
         s->fp = rc_eventid_fingerprint(s->topics, s->n_topics);
         s->cut.n_topics = s->n_topics;
         rc_ring_geom_t g = {.capacity = cfg->ring.size,
@@ -390,7 +383,7 @@ rc_bridge_t *rc_bridge_new(const rc_config_t *cfg, char *err, size_t errlen)
     if (open_rings(b, err, errlen) != 0)
         goto fail;
     char path[4096], e[512];
-    snprintf(path, sizeof(path), "%s/bridge.sock", cfg->ring.dir);
+    snprintf(path, sizeof(path), "%s/" RC_WAKE_SOCK_NAME, cfg->ring.dir);
     if ((b->wake = rc_wake_server_open(path, b->gid, e, sizeof(e))) == NULL) {
         snprintf(err, errlen, "%s", e);
         goto fail;

@@ -25,13 +25,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+size_t rc_eventid_sort_topics(const char **dst, const char *const *src, size_t n)
+{
+    if (n > RC_CUT_MAX_TOPICS)
+        n = RC_CUT_MAX_TOPICS;
+    memmove(dst, src, n * sizeof(*dst));
+    qsort(dst, n, sizeof(*dst), cmp_str);
+    return n;
+}
+
 uint32_t rc_eventid_fingerprint(const char *const *topics, size_t n)
 {
     const char *sorted[RC_CUT_MAX_TOPICS];
-    if (n > RC_CUT_MAX_TOPICS)
-        n = RC_CUT_MAX_TOPICS;
-    memcpy(sorted, topics, n * sizeof(*sorted));
-    qsort(sorted, n, sizeof(*sorted), cmp_str);
+    n = rc_eventid_sort_topics(sorted, topics, n);
     uint32_t h = 2166136261u; /* FNV-1a, each name followed by a NUL so "ab","c" != "a","bc" */
     for (size_t i = 0; i < n; i++)
         for (const char *p = sorted[i];; p++) {

@@ -22,15 +22,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RC_CUT_MAX_TOPICS 16   /* as RC_RING_MAX_TOPICS */
-#define RC_CUT_MAX_LANES  256  /* partitions of a stream, all topics together */
-#define RC_EVENTID_MAX    3600 /* 4 + 16 x 2 + 256 x 13: the longest id a valid cut encodes to */
+#include "bounds.h"
+
+#define RC_CUT_MAX_TOPICS RC_STREAM_MAX_TOPICS     /* topics of a cut: the ring's topic table holds as many */
+#define RC_CUT_MAX_LANES  RC_STREAM_MAX_PARTITIONS /* partitions of a stream, all topics together */
+#define RC_EVENTID_MAX    3600                     /* room for the longest id a valid cut encodes to */
+_Static_assert(RC_EVENTID_MAX >= 4 + RC_CUT_MAX_TOPICS * 2 + RC_CUT_MAX_LANES * 13,
+               "the longest id fits: a fingerprint, two characters a topic and 13 a partition");
 
 typedef struct st_rc_cut_t {
     uint32_t n_topics;
     uint16_t n_parts[RC_CUT_MAX_TOPICS]; /* partitions of each topic, numbered 0..n-1 */
     int64_t next[RC_CUT_MAX_LANES];      /* topic-major: topic 0's partitions, then topic 1's, ... */
 } rc_cut_t;
+
+/* The order of a stream's topics in its event ids (a cut lists topic 0's partitions first): by name,
+ * bytewise. Copies the first n names of src (at most RC_CUT_MAX_TOPICS) into dst, sorted, and
+ * returns how many. The bridge and the edges both order a stream's topics with it. */
+size_t rc_eventid_sort_topics(const char **dst, const char *const *src, size_t n);
 
 /* 24-bit fingerprint of a topic list (order does not matter). */
 uint32_t rc_eventid_fingerprint(const char *const *topics, size_t n);

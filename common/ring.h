@@ -60,18 +60,21 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bounds.h"
+
 #define RC_RING_MAGIC        0x31474e4952435223ull /* "#RCRING1" little-endian */
 #define RC_RING_VERSION      2                     /* 2: records carry hole_from; SKIP records */
 #define RC_RING_HDR_SIZE     8192u                 /* identity, head, tail, status lines plus the topic table */
-#define RC_RING_MAX_TOPICS   16u                   /* topics one stream may merge */
-#define RC_RING_TOPIC_MAX    256u                  /* Kafka topic names are at most 249 bytes; room for the NUL */
-#define RC_RING_NAME_MAX     64u                   /* stream names, as the config allows them */
-#define RC_RING_MIN_CAPACITY 4096u                 /* below this a record of useful size would not fit twice */
-#define RC_RING_DEFAULT_CKPT 64u                   /* seqs between checkpoints of one lane: bounds a lookup's scan */
+#define RC_RING_MAX_TOPICS   ((uint32_t)RC_STREAM_MAX_TOPICS) /* topics one stream may merge (bounds.h) */
+#define RC_RING_TOPIC_MAX    256u /* Kafka topic names are at most 249 bytes; room for the NUL */
+#define RC_RING_NAME_MAX     ((uint32_t)RC_STREAM_NAME_MAX) /* stream names, as the config allows them (bounds.h) */
+#define RC_RING_MIN_CAPACITY 4096u                          /* below this a record of useful size would not fit twice */
+#define RC_RING_DEFAULT_CKPT 64u /* seqs between checkpoints of one lane: bounds a lookup's scan */
 #define RC_REC_HDR_SIZE      56u
 #define RC_REC_EVENT_MAX     65535u     /* event_len is 16 bits: a longer event type is not stored */
 #define RC_SEQ_UNKNOWN       UINT64_MAX /* a cursor whose next record's seq is not known yet */
 #define RC_RING_ALIGN(n)     (((n) + 7u) & ~(uint64_t)7u)
+_Static_assert(RC_EVENT_TYPE_MAX <= RC_REC_EVENT_MAX, "an event type the config allows is stored in a record");
 
 /* Record types. PAD fills the space before the wrap; RESET marks a lane whose offsets restarted
  * (the edge turns it into `event: reset`); DATA is a Kafka record; SKIP stands for a Kafka record the

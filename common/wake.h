@@ -29,6 +29,9 @@
 #define RC_WAKE_MAX_TOTAL    1024 /* eventfds registered at once, all connections together */
 #define RC_WAKE_SOCK_MODE    0660 /* owner (the bridge) and the ring group may connect; others may not */
 
+/* The bridge listens on <ring.dir>/RC_WAKE_SOCK_NAME and edge workers connect to it: one name for both. */
+#define RC_WAKE_SOCK_NAME "bridge.sock"
+
 typedef struct st_rc_wake_server_t rc_wake_server_t;
 
 /* What the server refused since it opened, for logs and tests. */

@@ -12,6 +12,7 @@
 #include "eventid.h"
 #include "ring.h"
 #include "sse.h"
+#include "wake.h"
 
 #include <grp.h>
 #include <stddef.h>
@@ -36,11 +37,11 @@ _Static_assert(RC_RING_MAX_TOPICS == RC_CUT_MAX_TOPICS, "a stream's topics fit t
 _Static_assert(RC_CUT_MAX_LANES <= UINT16_MAX, "ring.max_partitions fits a record's lane");
 /* The bridge listens on <ring.dir>/bridge.sock (bridge.c; edges connect to it, worker.c), a unix
  * socket path: the directory leaves room for the file name and the NUL in sun_path. */
-#define BRIDGE_SOCK  "/bridge.sock"
+#define BRIDGE_SOCK  "/" RC_WAKE_SOCK_NAME
 #define RING_DIR_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - sizeof(BRIDGE_SOCK))
 _Static_assert(RING_DIR_MAX == 95, "check_ring_dir's reason says 95");
-/* An event type a client can select: edge/query.h's RC_QUERY_MAX_VALUE bounds an ?event= value. */
-#define EVENT_TYPE_MAX 256
+/* An event type a client can select (bounds.h); edge/query.h's ?event= values hold as long a one. */
+#define EVENT_TYPE_MAX RC_EVENT_TYPE_MAX
 
 #define MiB    (INT64_C(1) << 20)
 #define GiB    (INT64_C(1) << 30)

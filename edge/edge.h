@@ -52,12 +52,4 @@ void rc_h2_stream_reset(struct st_h2o_req_t *req);
 struct st_h2o_req_t;
 int rc_edge_reply(struct st_h2o_req_t *req, int status, const char *reason, const char *body);
 
-/* Binds and listens on one configured address with SO_REUSEPORT, non-blocking. Returns the fd,
- * or -1 with a message in err. */
-int rc_edge_listen(const rc_listen_conf_t *l, char *err, size_t errlen);
-
-/* The TLS context of a listener with tls: (certificate chain and key, ALPN h2 and http/1.1).
- * Returns NULL with a message in err. */
-struct ssl_ctx_st *rc_edge_tls_context(const rc_listen_conf_t *l, char *err, size_t errlen);
-
 #endif

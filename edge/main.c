@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "config.h"
 #include "edge.h"
+#include "listen.h"
 #include "log.h"
 #include "notify.h"
 #include "reload.h"

@@ -8,14 +8,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RC_QUERY_MAX_FILTERS 16   /* key=, partition= and event= may each be given this many times */
-#define RC_QUERY_MAX_VALUE   256  /* bytes of one decoded key or event value */
-#define RC_QUERY_MAX_ID      3600 /* RC_EVENTID_MAX */
+#include "bounds.h"
+#include "eventid.h"
+
+#define RC_QUERY_MAX_FILTERS 16             /* key=, partition= and event= may each be given this many times */
+#define RC_QUERY_MAX_VALUE   256            /* bytes of one decoded key or event value */
+#define RC_QUERY_MAX_ID      RC_EVENTID_MAX /* the longest id a valid cut encodes to */
 /* Bytes of an access token (JWT), wherever it comes from: Authorization, ?access_token= or the
  * cookie. Access control and the query parser both use this one limit, so a token the first
  * accepts is never refused by the second. 8 KiB holds an RS256 token (4096-bit key) with a few
  * kilobytes of claims and fits, with the rest of a request, in h2o's limits (H2O_MAX_REQLEN). */
 #define RC_TOKEN_MAX 8192
+_Static_assert(RC_QUERY_MAX_VALUE >= RC_EVENT_TYPE_MAX, "an event= value holds any event type the config allows");
 
 typedef struct st_rc_query_t {
     char keys[RC_QUERY_MAX_FILTERS][RC_QUERY_MAX_VALUE];

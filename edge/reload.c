@@ -12,13 +12,13 @@
 #include <sys/mman.h>
 
 #include "auth.h"
-#include "edge.h"
+#include "listen.h"
 #include "log.h"
 #include "util.h"
 
 static char *slot_name(const rc_edge_shared_t *sh, size_t i)
 {
-    return (char *)(sh + 1) + i * (RC_EDGE_NAME_MAX + 1);
+    return (char *)(sh + 1) + i * (RC_STREAM_NAME_MAX);
 }
 
 rc_edge_shared_t *rc_edge_shared_new(const rc_config_t *cfg)
@@ -26,7 +26,7 @@ rc_edge_shared_t *rc_edge_shared_new(const rc_config_t *cfg)
     /* Room for as many new streams as there are now, and at least 256: a reload that adds more
      * than that is refused with a message (the edge must be restarted to make more room). */
     size_t slots = cfg->n_streams * 2 < 256 ? 256 : cfg->n_streams * 2;
-    size_t len = sizeof(rc_edge_shared_t) + slots * (RC_EDGE_NAME_MAX + 1);
+    size_t len = sizeof(rc_edge_shared_t) + slots * (RC_STREAM_NAME_MAX);
     /* Anonymous shared memory is zero-filled and only the pages touched take memory: the two
      * config buffers cost what the configs are long. */
     rc_edge_shared_t *sh = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -36,7 +36,7 @@ rc_edge_shared_t *rc_edge_shared_new(const rc_config_t *cfg)
     }
     sh->slots = slots;
     for (size_t i = 0; i < cfg->n_streams; i++)
-        snprintf(slot_name(sh, i), RC_EDGE_NAME_MAX + 1, "%s", cfg->streams[i].name);
+        snprintf(slot_name(sh, i), RC_STREAM_NAME_MAX, "%s", cfg->streams[i].name);
     return sh;
 }
 
@@ -211,7 +211,7 @@ static bool assign_slots(rc_edge_shared_t *sh, const rc_config_t *next)
         size_t s = 0;
         while (slot_name(sh, s)[0] != '\0')
             s++;
-        snprintf(slot_name(sh, s), RC_EDGE_NAME_MAX + 1, "%s", next->streams[i].name);
+        snprintf(slot_name(sh, s), RC_STREAM_NAME_MAX, "%s", next->streams[i].name);
     }
     return true;
 }

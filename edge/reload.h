@@ -24,11 +24,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bounds.h"
 #include "config.h"
 
 #define RC_EDGE_MAX_WORKERS 64         /* edge.workers' upper bound in the schema */
 #define RC_EDGE_CONF_MAX    (1u << 20) /* largest config file a reload takes; real ones are a few KiB */
-#define RC_EDGE_NAME_MAX    64         /* streams[].name's longest, in the schema's check */
 
 typedef struct st_rc_edge_worker_state_t {
     uint32_t ready; /* the worker listens and runs its loop */
@@ -43,7 +43,7 @@ typedef struct st_rc_edge_shared_t {
     size_t slots; /* counter slots per worker, fixed at start: the most streams the edge can name */
     rc_edge_worker_state_t workers[RC_EDGE_MAX_WORKERS];
     char conf[2][RC_EDGE_CONF_MAX];
-    /* followed by slots names of RC_EDGE_NAME_MAX + 1 bytes each; "" is a free slot */
+    /* followed by slots names of RC_STREAM_NAME_MAX bytes each (bounds.h, NUL included); "" is a free slot */
 } rc_edge_shared_t;
 
 /* Made by the master before it forks: slots for the streams of cfg and room for as many more. */

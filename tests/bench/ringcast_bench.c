@@ -1172,7 +1172,7 @@ static void *watch_ring(void *arg)
     const char *ring_path = arg;
     char sock_path[1100], err[256];
     const char *slash = strrchr(ring_path, '/');
-    snprintf(sock_path, sizeof(sock_path), "%.*s/bridge.sock", slash ? (int)(slash - ring_path) : 1,
+    snprintf(sock_path, sizeof(sock_path), "%.*s/" RC_WAKE_SOCK_NAME, slash ? (int)(slash - ring_path) : 1,
              slash ? ring_path : ".");
     rc_ring_t *ring;
     if (rc_ring_open_reader(&ring, ring_path, err, sizeof(err)) != 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "ring_fixture.h"
 #include "tap.h"
 
 /* Field offsets of the ring header, pinned by the static asserts in ring.c (lines of 64 bytes). */
@@ -33,52 +34,6 @@ enum {
     ST_NEXT_OFFSET = 24 /* next_offset inside a lane state */
 };
 
-typedef struct {
-    char dir[128];
-    rc_ring_t *w;
-} fixture_t;
-
-static void fx_dir(fixture_t *f)
-{
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(f->dir, sizeof(f->dir), "%s/rc-test-ring-XXXXXX", base);
-    if (mkdtemp(f->dir) == NULL)
-        abort();
-}
-
-static int fx_open(fixture_t *f, uint64_t cap, uint32_t slots, rc_ring_opened_t *how, char *why, size_t whylen)
-{
-    rc_ring_geom_t g = {.capacity = cap, .index_slots = slots, .max_lanes = 8, .ckpt_interval = 8};
-    char err[256];
-    rc_ring_opened_t h;
-    char w[256];
-    int rc = rc_ring_writer_open(&f->w, f->dir, "s", &g, how ? how : &h, why ? why : w, why ? whylen : sizeof(w), err,
-                                 sizeof(err));
-    if (rc != 0)
-        printf("# writer_open: %s\n", err);
-    return rc;
-}
-
-static void fx_done(fixture_t *f)
-{
-    if (f->w)
-        rc_ring_close(f->w);
-    f->w = NULL;
-    DIR *d = opendir(f->dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' && (e->d_name[1] == '\0' || (e->d_name[1] == '.' && e->d_name[2] == '\0')))
-                continue;
-            char p[512];
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
-}
-
 static int put(rc_ring_t *w, int lane, int64_t offset, const char *frame)
 {
     rc_rec_in_t in = {.type = RC_REC_DATA,
@@ -90,20 +45,6 @@ static int put(rc_ring_t *w, int lane, int64_t offset, const char *frame)
                       .key_len = 1,
                       .frame = frame,
                       .frame_len = (uint32_t)strlen(frame)};
-    return rc_ring_append(w, &in);
-}
-
-static int put_sized(rc_ring_t *w, int lane, int64_t offset, size_t frame_len)
-{
-    static char buf[1 << 16];
-    memset(buf, 'a' + (int)(offset % 26), frame_len);
-    rc_rec_in_t in = {.type = RC_REC_DATA,
-                      .lane = (uint16_t)lane,
-                      .partition = lane,
-                      .offset = offset,
-                      .timestamp = 1000 + offset,
-                      .frame = buf,
-                      .frame_len = (uint32_t)frame_len};
     return rc_ring_append(w, &in);
 }
 
