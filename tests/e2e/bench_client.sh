@@ -26,7 +26,7 @@ edge:
   retry: 2500ms
 log: {level: warn}
 EOT
-ok "the edge answers on its port" start_mock_stack "$T/ringcast.yaml"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
 # Four records whose frames differ: plain, two data lines, an event type, leading spaces.
 echo "hello" | kcat -P -b "$BOOT" -t known

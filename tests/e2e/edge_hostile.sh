@@ -43,7 +43,7 @@ edge:
   auth: {rs256_public_key: $T/rs.pub}
 log: {level: warn}
 EOT
-ok "the edge answers" start_mock_stack "$T/ringcast.yaml"
+ok "the edge answers" start_stack "$T/ringcast.yaml"
 seq 1 20 | kcat -P -b "$BOOT" -t s -p 0
 workers_before=$(pgrep -P "${PIDS[edge]}" | sort | tr '\n' ' ')
 

@@ -26,7 +26,7 @@ edge:
   publish_timeout: 1s
 log: {level: info}
 EOT
-ok "the edge answers on its port" start_mock_stack "$T/ringcast.yaml"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
 # 30 records over 3 partitions, keyed, some with an event header.
 for i in $(seq 1 30); do

@@ -39,7 +39,7 @@ log: {level: info}
 EOT
 }
 config "$RINGS" 4MiB "$PORT" >"$T/rc.yaml"
-ok "bridge and edge are up" start_mock_stack "$T/rc.yaml"
+ok "bridge and edge are up" start_stack "$T/rc.yaml"
 COMMON=(--url "$URL/streams/chk" --bootstrap-file "$RINGS/kafka-bootstrap" --topic chk --partitions 3)
 
 # --- kill -9 of an edge worker ----------------------------------------------------------------------
@@ -93,7 +93,7 @@ ok "full ring directory at start: the bridge exits with a clear error" \
 ok "full ring directory at start: no temporary file is left behind" sh -c "! ls -a '$RINGS' | grep -q tmp"
 rm -f "$RINGS"/*.ring
 
-ok "bridge and edge up on the tmpfs" start_mock_stack "$T/tmpfs.yaml"
+ok "bridge and edge up on the tmpfs" start_stack "$T/tmpfs.yaml"
 check_start rings "${COMMON[@]}" --conns 300 --rate 500 --count 15000 --drain $DRAIN
 df -k "$MNT" | sed 's/^/# /'
 

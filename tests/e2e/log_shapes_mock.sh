@@ -27,7 +27,7 @@ edge:
   heartbeat: 1s
 log: {level: info}
 EOT
-ok "the edge answers on its port" start_mock_stack "$T/ringcast.yaml"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
 sse() { curl -sN --max-time 10 "$URL/streams/$1"; } # at most 10 s: every stream here is finite
 events() { grep -E '^(event|data):' | tr '\n' '|'; } # the events of a stream, ids left out

@@ -31,7 +31,7 @@ log: {level: info}
 EOT
 }
 config 1 >"$T/one.yaml"
-ok "bridge and edge (1 worker) are up" start_mock_stack "$T/one.yaml"
+ok "bridge and edge (1 worker) are up" start_stack "$T/one.yaml"
 W=$(workers_of "${PIDS[edge]}" | awk '{ print $1 }')
 FLOOD=(--url "$URL/streams/flood" --bootstrap-file "$RINGS/kafka-bootstrap" --topic flood --partitions 2 --size 300)
 
@@ -74,7 +74,7 @@ stop bridge TERM
 
 # --- churn: 50k connections in waves ------------------------------------------------------------------
 config 2 >"$T/two.yaml"
-ok "bridge and edge (2 workers) are up" start_mock_stack "$T/two.yaml"
+ok "bridge and edge (2 workers) are up" start_stack "$T/two.yaml"
 WS=$(workers_of "${PIDS[edge]}")
 totals() { # sum of open files and RSS (KiB) over the workers
     local f=0 r=0 w

@@ -29,7 +29,7 @@ edge:
   send_timeout: 2s
 log: {level: info}
 EOT
-ok "bridge and edge (1 worker) are up" start_mock_stack "$T/ringcast.yaml"
+ok "bridge and edge (1 worker) are up" start_stack "$T/ringcast.yaml"
 W=$(workers_of "${PIDS[edge]}" | awk '{ print $1 }')
 
 # 120,000 records of 300 bytes: 40 MB in the ring. In batches the bridge reads before the next:

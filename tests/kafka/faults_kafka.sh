@@ -31,7 +31,7 @@ edge:
 log: {level: info}
 EOT
 EDGE_WAIT=30
-ok "bridge and edge are up" start_mock_stack "$T/rc.yaml"
+ok "bridge and edge are up" start_stack "$T/rc.yaml"
 COMMON=(--url "$URL/streams/chk" --produce "$BOOT" --topic chk --partitions 3)
 
 # --- kill -9 of the bridge under 1000 streams ---------------------------------------------------------

@@ -63,7 +63,7 @@ edge:
 log: {level: info}
 EOT
 EDGE_WAIT=60
-ok "bridge and edge are up" start_mock_stack "$T/ringcast.yaml"
+ok "bridge and edge are up" start_stack "$T/ringcast.yaml"
 
 # --- 1. A topic that grows under a live stream ------------------------------------------------
 curl -sN --max-time 120 "$URL/streams/grow?limit=55" >"$T/grow.sse" &

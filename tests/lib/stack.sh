@@ -8,7 +8,7 @@
 #   start_edge CONFIG [NAME] [BASE_URL]
 #                                spawns an edge and waits (20 s) until BASE_URL/healthz (default
 #                                $URL) answers 200; 1 on timeout
-#   start_mock_stack CONFIG      start_bridge, then start_edge: "bridge and edge are up"
+#   start_stack CONFIG           start_bridge, then start_edge: "bridge and edge are up"
 #   kafka_start                  starts a real broker (scripts/kafka-up.sh) in $KDIR (default
 #                                $T/kafka), sets BOOT, asserts that it came up (and bails out if
 #                                not), and stops it when the test exits
@@ -32,7 +32,7 @@ start_edge() {
     wait_for "${EDGE_WAIT:-20}" curl -sf "$base/healthz"
 }
 
-start_mock_stack() {
+start_stack() {
     start_bridge "$1" && start_edge "$1"
 }
 
