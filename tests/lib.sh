@@ -7,15 +7,31 @@
 #   spawn NAME COMMAND...            starts COMMAND in the background, logs to $T/NAME.log; the
 #                                    PID is in ${PIDS[NAME]} and it is killed when the test exits
 #   finish                           prints the plan and exits 0 if every test passed
+#   on_exit COMMAND...               runs COMMAND when the test exits, before the spawned processes
+#                                    are killed (a broker to stop, a mount to undo)
+#
+# tests/lib/*.sh add the shared bring-up and checks, one file per subject: stack.sh (bridge, edge
+# and Kafka broker from a config, waited for), check.sh (the exactness checker sse_check and its
+# result line), http.sh (SSE, /metrics, /streams, one check over HTTP/1.1, h2c and TLS, resume from
+# every id), ring.sh (ringtool info and dump), proc.sh (RSS, open files, workers). A test script
+# reads as the behaviour it checks; what starts, waits for and stops things lives there.
+#
+# Waits follow progress (a file, a log line, a counter) with generous bounds, never the clock
+# alone: a slower or busier machine only makes a test take longer, never fail.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 T=$(mktemp -d "${TMPDIR:-/dev/shm}/rc-e2e-XXXXXX")
 declare -A PIDS=()
+_on_exit=()
 _n=0
 _failed=0
 
+on_exit() { _on_exit+=("$*"); }
+
 cleanup() {
+    local hook
+    for hook in "${_on_exit[@]}"; do eval "$hook"; done
     for name in "${!PIDS[@]}"; do
         kill -KILL "${PIDS[$name]}" 2>/dev/null
     done
@@ -108,3 +124,8 @@ free_port() {
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
     done
 }
+
+for _lib in "$ROOT"/tests/lib/*.sh; do
+    . "$_lib"
+done
+unset _lib

@@ -8,15 +8,9 @@
 # HTTP errors. No timing is asserted.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl openssl python3
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 BENCH=${BENCH:-$BUILD/ringcast-bench}
 RINGS=$T/rings
-PORT=$(free_port)
-TLS_PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
-    >/dev/null 2>&1
+use_ports tls
 cat >"$T/ringcast.yaml" <<EOT
 kafka: {brokers: mock}
 ring: {dir: $RINGS, size: 1MiB}
@@ -32,19 +26,14 @@ edge:
   retry: 2500ms
 log: {level: warn}
 EOT
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-spawn edge "$EDGE" -c "$T/ringcast.yaml"
-ok "the edge answers on its port" wait_for 20 curl -sf "$URL/healthz"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
 # Four records whose frames differ: plain, two data lines, an event type, leading spaces.
 echo "hello" | kcat -P -b "$BOOT" -t known
 printf 'line one\nline two' | kcat -P -b "$BOOT" -t known -D '|'
 echo "typed" | kcat -P -b "$BOOT" -t known -H event=custom
 echo "  padded" | kcat -P -b "$BOOT" -t known
-count() { curl -s "$URL/streams" | grep -q "\"name\":\"$1\",\"available\":true,\"records\":$2"; }
-ok "the 4 known records are in the ring" wait_for 20 count known 4
+ok "the 4 known records are in the ring" wait_for 20 stream_has known 4
 
 # What ringcast-bench must see, built from curl's bytes: the ids as sent, the data as written.
 curl -sN --max-time 5 "$URL/streams/known?limit=4" >"$T/known.sse"
@@ -81,7 +70,7 @@ ok "h2 over TLS: reported as h2" grep -q '"protocol":"h2"' "$T/tls.json"
 for v in "1 0 0" "1 0 1" "1 1 0" "1 2 0" "1 1 1" "1 5 0" "1 6 0" "1 2 1" "1 6 0" "1 9 0"; do
     echo "$v" | kcat -P -b "$BOOT" -t seq
 done
-ok "the 10 sequence records are in the ring" wait_for 20 count seq 10
+ok "the 10 sequence records are in the ring" wait_for 20 stream_has seq 10
 "$BENCH" --url "$URL/streams/seq?limit=10" --streams 2 --duration 10 --json "$T/seq.json" >"$T/seq.out"
 ok "gaps, missing events and duplicates counted per stream and publisher (2 streams)" \
     grep -q '"events":20,.*"gaps":4,"missing":8,"dups":2,"untimed":0' "$T/seq.json"

@@ -5,8 +5,6 @@
 # cleanly; bad configs are named by file:line and key.
 . "$(dirname "$0")/../lib.sh"
 need kcat
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge} # the ASan+UBSan build runs this test too
-TOOL=$BUILD/ringcast-ringtool
 RINGS=$T/rings
 
 cat >"$T/ringcast.yaml" <<EOF
@@ -18,10 +16,8 @@ streams:
 log: {level: info}
 EOF
 
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-ok "bridge starts the mock cluster and writes its bootstrap file" wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-streaming() { "$TOOL" info "$RINGS/raw.ring" | grep -q "bridge .*streaming"; }
+ok "bridge starts the mock cluster and writes its bootstrap file" start_bridge "$T/ringcast.yaml"
+streaming() { ring_info raw | grep -q "bridge .*streaming"; }
 ok "ring header shows the bridge streaming" wait_for 20 streaming
 ok "ring header names the bridge's pid" sh -c "'$TOOL' info '$RINGS/raw.ring' | grep -q 'pid ${PIDS[bridge]},'"
 
@@ -59,13 +55,11 @@ printf '{"price": 42}' | kcat -P -b "$BOOT" -t orders -p 2 -D '\0' -k tick -H ki
 printf 'bad \xff\xfe bytes' | kcat -P -b "$BOOT" -t orders -p 0 -D '\0' -k bin
 printf 'audit entry' | kcat -P -b "$BOOT" -t audit -p 0 -D '\0'
 
-count() { "$TOOL" info "$RINGS/$1.ring" | sed -n 's/.*counters *records=\([0-9]*\).*/\1/p'; }
-raw_done() { [ "$(count raw)" = 6003 ]; } # 6002 records and the notice of the one not stored
-js_done() { [ "$(count js)" = $((6004 + n_wake)) ]; }
-ok "raw stream: every UTF-8 record arrives" wait_for 30 raw_done
-ok "json stream: every record of both topics arrives" wait_for 30 js_done
-"$TOOL" dump "$RINGS/raw.ring" >"$T/raw.dump"
-"$TOOL" dump "$RINGS/js.ring" >"$T/js.dump"
+# 6002 records and the notice of the one not stored
+ok "raw stream: every UTF-8 record arrives" wait_for 30 ring_has raw 6003
+ok "json stream: every record of both topics arrives" wait_for 30 ring_has js $((6004 + n_wake))
+ring_dump raw >"$T/raw.dump"
+ring_dump js >"$T/js.dump"
 
 is "raw stream: no (partition, offset) twice" \
     "$(awk '{print $4, $5}' "$T/raw.dump" | sort | uniq -d | wc -l)" 0
@@ -85,7 +79,7 @@ is "raw stream: the event header named by event_header (default: event) is the S
     "$(grep ' key=tick ' "$T/raw.dump" | sed 's/.* event=\([^ ]*\) frame=id: [A-Za-z0-9_-]*\\n/\1 | /')" \
     'ignored | event: ignored\ndata: {"price": 42}\n\n'
 is "raw stream: a value that is not UTF-8 is not stored, and counted by reason" \
-    "$("$TOOL" info "$RINGS/raw.ring" | sed -n 's/.*skipped=\([0-9]*\).*skip_not_utf8=\([0-9]*\).*/\1 \2/p'):$(grep -c 'DATA .* key=bin ' "$T/raw.dump")" "1 1:0"
+    "$(ring_info raw | sed -n 's/.*skipped=\([0-9]*\).*skip_not_utf8=\([0-9]*\).*/\1 \2/p'):$(grep -c 'DATA .* key=bin ' "$T/raw.dump")" "1 1:0"
 is "raw stream: in its place a SKIP record announces it as event: skipped" \
     "$(grep ' SKIP lane=0 partition=0 offset=2000 ' "$T/raw.dump" | sed 's/.* key=\([^ ]*\) .*frame=id: [A-Za-z0-9_-]*\\n/\1 | /')" \
     'bin | event: skipped\ndata: {"topic":"orders","partition":0,"offset":2000,"reason":"not_utf8","bytes":12}\n\n'
@@ -113,16 +107,14 @@ ok "SIGTERM: the mock cluster's bootstrap file is removed" test ! -e "$RINGS/kaf
 # A restarted bridge reopens its rings; the mock cluster it starts is new and empty, so every
 # partition's position is beyond Kafka's end (as after a topic was recreated): each lane gets a
 # reset marker and continues from the offsets Kafka has now.
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
+start_bridge "$T/ringcast.yaml"
 ok "restart: the ring is reopened and continues its sequence" \
     wait_for 20 grep -q "raw: reopened, continues at seq 6003" "$T/bridge.log"
-resets() { [ "$("$TOOL" dump "$RINGS/raw.ring" 6003 | grep -c ' RESET ')" = 3 ]; }
+resets() { [ "$(ring_dump raw 6003 | grep -c ' RESET ')" = 3 ]; }
 ok "restart: a reset marker for each of the 3 partitions" wait_for 20 resets
-BOOT=$(cat "$RINGS/kafka-bootstrap")
 seq 0 9 | sed 's/^/again-/' | kcat -P -b "$BOOT" -t orders -p 0
-again() { [ "$(count raw)" = 6016 ]; }
-ok "restart: new records arrive after the markers" wait_for 20 again
-"$TOOL" dump "$RINGS/raw.ring" 6003 >"$T/raw2.dump"
+ok "restart: new records arrive after the markers" wait_for 20 ring_has raw 6016
+ring_dump raw 6003 >"$T/raw2.dump"
 is "restart: the marker is an SSE reset event naming the partition and both offsets" \
     "$(grep ' RESET lane=0 ' "$T/raw2.dump" | sed 's/.*frame=id: [A-Za-z0-9_-]*\\n//')" \
     'event: reset\ndata: {"topic":"orders","partition":0,"from":2001,"to":0,"reason":"offset out of range"}\n\n'

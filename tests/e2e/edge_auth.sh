@@ -10,8 +10,6 @@
 # real client got.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl openssl python3
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
 RS_PORT=$(free_port)
@@ -71,13 +69,9 @@ EOT
 sed -e "s/port: $PORT}/port: $RS_PORT}/" -e "s/port: $ADMIN_PORT,/port: $RS_ADMIN_PORT,/" -e "s|hs256_secret_file: $T/secret|rs256_public_key: $T/rs.pub|" \
     -e '/limits:/d' -e 's/workers: 2/workers: 1/' "$T/a.yaml" >"$T/b.yaml"
 
-spawn bridge "$BRIDGE" -c "$T/a.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-spawn edge "$EDGE" -c "$T/a.yaml"
-spawn edge_rs "$EDGE" -c "$T/b.yaml"
-ok "the HS256 edge answers" wait_for 20 curl -sf "$URL/healthz"
-ok "the RS256 edge answers" wait_for 20 curl -sf "$RS_URL/healthz"
+start_bridge "$T/a.yaml"
+ok "the HS256 edge answers" start_edge "$T/a.yaml"
+ok "the RS256 edge answers" start_edge "$T/b.yaml" edge_rs "$RS_URL"
 
 for i in 1 2 3; do
     echo "alice:a$i" | kcat -P -b "$BOOT" -t private -K:
@@ -351,8 +345,8 @@ is "the admin listener serves streams like any other" \
     "$(data "$ADMIN/streams/private?limit=1" -H "Authorization: Bearer $GOOD")" "200|a1 "
 
 # --- per-IP stream limit (4), shared by both workers --------------------------------------------
-metric() { curl -s "$ADMIN/metrics" | sed -n "s/^$1 //p"; }
-open_now() { metric 'ringcast_streams_open{stream="open",protocol="http1"}'; }
+admin_metric() { metric "$1" "$ADMIN"; } # every stream's series are on the admin listener only
+open_now() { admin_metric 'ringcast_streams_open{stream="open",protocol="http1"}'; }
 open_is() { test "$(open_now)" = "$1"; }
 # per_worker: the clients_this_worker of the stream "open" as seen by each worker, "W0 W1" sorted.
 # Every request is a new connection that SO_REUSEPORT hands to either worker; 40 see both.
@@ -418,11 +412,11 @@ ok "its Retry-After is within the minute it takes to refill one ($(hdr retry-aft
     eval '[ "$(hdr retry-after "$T/hpub")" -ge 1 ] && [ "$(hdr retry-after "$T/hpub")" -le 60 ]'
 
 # --- counters and logs -------------------------------------------------------------------------
-is "/metrics: 401s counted" "$(metric 'ringcast_auth_refused_total{stream="private",status="401"}')" "$n401"
-is "/metrics: 403s counted" "$(metric 'ringcast_auth_refused_total{stream="private",status="403"}')+$(metric 'ringcast_auth_refused_total{stream="other",status="403"}')" "$((n403 - 1))+1"
+is "/metrics: 401s counted" "$(admin_metric 'ringcast_auth_refused_total{stream="private",status="401"}')" "$n401"
+is "/metrics: 403s counted" "$(admin_metric 'ringcast_auth_refused_total{stream="private",status="403"}')+$(admin_metric 'ringcast_auth_refused_total{stream="other",status="403"}')" "$((n403 - 1))+1"
 is "/metrics: 429s of the stream limit counted (the restarted workers' too)" \
-    "$(metric 'ringcast_limited_total{stream="open",limit="streams_per_ip"}')" 4
-is "/metrics: 429s of the publish rate counted" "$(metric 'ringcast_limited_total{stream="open",limit="publish_rate"}')" 2
+    "$(admin_metric 'ringcast_limited_total{stream="open",limit="streams_per_ip"}')" 4
+is "/metrics: 429s of the publish rate counted" "$(admin_metric 'ringcast_limited_total{stream="open",limit="publish_rate"}')" 2
 ok "the debug log says why tokens were refused" grep -q 'private: token refused: expired' "$T/edge.log"
 ok "no token ever appears in the log" sh -c "! grep -qF '$(echo "$GOOD" | cut -d. -f2)' '$T/edge.log'"
 

@@ -5,15 +5,8 @@
 # h2load finite streams, SIGTERM. Every assertion is on bytes a real client received.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl h2load openssl
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
-PORT=$(free_port)
-TLS_PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-TLS_URL=https://127.0.0.1:$TLS_PORT
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
-    >/dev/null 2>&1
+use_ports tls
 
 cat >"$T/ringcast.yaml" <<EOT
 kafka: {brokers: mock}
@@ -33,22 +26,15 @@ edge:
   publish_timeout: 1s
 log: {level: info}
 EOT
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-spawn edge "$EDGE" -c "$T/ringcast.yaml"
-ok "the edge answers on its port" wait_for 20 curl -sf "$URL/healthz"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
 # 30 records over 3 partitions, keyed, some with an event header.
 for i in $(seq 1 30); do
     if [ $((i % 5)) = 0 ]; then echo "k$((i % 3)):rec-$i" | kcat -P -b "$BOOT" -t hist -p $((i % 3)) -K: -H event=fifth
     else echo "k$((i % 3)):rec-$i" | kcat -P -b "$BOOT" -t hist -p $((i % 3)) -K:; fi
 done
-count_hist() { [ "$(curl -s "$URL/streams" | grep -o '"name":"hist","available":true,"records":30')" != "" ]; }
-ok "the 30 records are in the ring" wait_for 20 count_hist
+ok "the 30 records are in the ring" wait_for 20 stream_has hist 30
 
-sse() { curl -sN --max-time "${2:-5}" "${@:3}" "$URL/streams/$1"; }
-data_of() { sed -n 's/^data: //p'; }
 sse 'hist?limit=30' 5 >"$T/all.sse"
 is "HTTP/1.1: the stream starts with the retry hint" "$(head -1 "$T/all.sse")" "retry: 1500"
 is "HTTP/1.1: limit=30 gives 30 events, each record once" "$(data_of <"$T/all.sse" | sort -u | wc -l):$(data_of <"$T/all.sse" | wc -l)" "30:30"
@@ -96,7 +82,7 @@ publish_ready() { curl -s -o /dev/null -w '%{http_code}' -X POST -d probe "$URL/
 ok "POST: the edge's producer reaches Kafka" wait_for 20 publish_ready
 sse 'chat?key=alice&limit=2' 10 >"$T/chat.sse" &
 chat_pid=$!
-sleep 0.5
+wait_for 10 opened "$T/chat.sse" # attached at the head: what is published next comes to it
 r1=$(curl -s -w ' %{http_code}' -X POST --data-binary 'hello, world' "$URL/streams/chat?key=alice&event=msg")
 r2=$(curl -s -w ' %{http_code}' -X POST --data-binary $'two\nlines' "$URL/streams/chat?key=alice")
 wait $chat_pid
@@ -117,7 +103,7 @@ is "POST: 400 for a body that is not UTF-8 on a raw stream" \
 # Live: a client waiting at the head is woken by the bridge's publication.
 sse 'live?limit=3' 10 >"$T/live.sse" &
 live_pid=$!
-sleep 0.5
+wait_for 10 opened "$T/live.sse"
 printf 'a\nb\nc\n' | kcat -P -b "$BOOT" -t live -p 1
 wait $live_pid
 is "live: a waiting client receives new records as they come" "$(data_of <"$T/live.sse" | tr '\n' ' ')" "a b c "
@@ -166,31 +152,34 @@ ok "/streams lists every stream with its ring figures" sh -c "curl -s '$URL/stre
 is "/healthz is 200 while the bridge streams" "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200
 
 # /metrics: Prometheus text, every worker's counters summed.
-metric() { curl -s "$URL/metrics" | sed -n "s/^$1 //p"; }
 curl -sN --max-time 3 --http2-prior-knowledge "$URL/streams/live" >/dev/null &
 open_pid=$!
-sleep 0.5
+wait_for 10 metric_is 'ringcast_streams_open{stream="live",protocol="h2"}' 1
 is "/metrics: an open h2c stream is counted by protocol" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 1
 wait $open_pid
 ok "/metrics: events sent are counted" test "$(metric 'ringcast_events_sent_total{stream="hist"}')" -gt 100
 ok "/metrics: acknowledged publishes are counted" test "$(metric 'ringcast_publish_total{stream="chat",result="ok"}')" -ge 3
 is "/metrics: the bridge is up" "$(metric 'ringcast_bridge_up{stream="hist"}')" 1
 is "/metrics: gaps by reason" "$(metric 'ringcast_gaps_total{stream="tiny",reason="evicted"}')" 1
+wait_for 10 metric_is 'ringcast_streams_open{stream="live",protocol="h2"}' 0
 is "/metrics: the streams ended, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="h2"}')" 0
 
 # A quiet stream opens at once: the retry hint goes out before any record or heartbeat (1s here).
-is "a stream with no new records opens at once (HTTP/1.1): its first line is the retry hint" \
-    "$(curl -sN --max-time 0.7 "$URL/streams/live" | head -1)" "retry: 1500"
-is "a stream with no new records opens at once (h2c): its first line is the retry hint" \
-    "$(curl -sN --max-time 0.7 --http2-prior-knowledge "$URL/streams/live" | head -1)" "retry: 1500"
+opens_at_once() { # LABEL BASE_URL CURL_ARGS...
+    is "a stream with no new records opens at once ($1): its first line is the retry hint" \
+        "$(curl -sN --max-time 0.7 "${@:3}" "$2/streams/live" | head -1)" "retry: 1500"
+}
+over_protocols opens_at_once
 
 # HTTP/1.x streams own their socket once the headers are written: the body is chunked for HTTP/1.1
 # (the connection serves the next request after a finite stream) and ends with the close for 1.0.
 curl -sN --max-time 3 "$URL/streams/live" >/dev/null &
 open_pid=$!
-sleep 0.5
+wait_for 10 metric_is 'ringcast_streams_open{stream="live",protocol="http1"}' 1
 is "/metrics: an open HTTP/1.1 stream is counted by protocol" "$(metric 'ringcast_streams_open{stream="live",protocol="http1"}')" 1
 wait $open_pid
+# The worker notices a vanished HTTP/1.1 client when it next writes (the heartbeat, 1 s).
+wait_for 10 metric_is 'ringcast_streams_open{stream="live",protocol="http1"}' 0
 is "/metrics: the HTTP/1.1 client left, the gauge is back to 0" "$(metric 'ringcast_streams_open{stream="live",protocol="http1"}')" 0
 is "HTTP/1.1 keep-alive: two finite streams on one connection (connects per request)" \
     "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' "$URL/streams/hist?limit=3" "$URL/streams/hist?limit=3")" "1 0 "
@@ -206,7 +195,7 @@ ok "h2load: 200 finite streams over h2c, all succeeded" grep -q "requests: 200 t
 
 # Worker kill -9: the master restarts it; a client resumes exactly with its last id.
 sse 'hist?limit=12' 5 | grep '^id: ' | tail -1 | cut -c5- >"$T/id12"
-for w in $(pgrep -P "${PIDS[edge]}"); do kill -KILL "$w"; done
+for w in $(workers_of "${PIDS[edge]}"); do kill -KILL "$w"; done
 ok "the master restarts killed workers" wait_for 20 sh -c "[ \$(grep -c 'killed by signal 9; restarting it' '$T/edge.log') -ge 2 ]"
 ok "the edge serves again" wait_for 20 curl -sf "$URL/healthz"
 sse 'hist?limit=18' 5 -H "Last-Event-ID: $(cat "$T/id12")" | data_of >"$T/after-kill"
@@ -233,7 +222,7 @@ PORT3=$(free_port)
 sed "s/port: $PORT2/port: $PORT3/" "$T/ghost.yaml" >"$T/orphan.yaml"
 spawn edge3 "$EDGE" -c "$T/orphan.yaml"
 wait_for 20 curl -s "http://127.0.0.1:$PORT3/healthz"
-workers3=$(pgrep -P "${PIDS[edge3]}" | tr '\n' ' ' | sed 's/ $//')
+workers3=$(workers_of "${PIDS[edge3]}" | sed 's/ $//')
 stop edge3 KILL
 gone() { for w in $workers3; do kill -0 "$w" 2>/dev/null && return 1; done; return 0; }
 ok "master kill -9: its workers ($workers3) exit too" wait_for 20 gone
@@ -241,7 +230,7 @@ ok "master kill -9: its workers ($workers3) exit too" wait_for 20 gone
 # SIGTERM drains: an open stream ends (cleanly) and the edge exits 0.
 sse 'live' 10 >"$T/drain.sse" &
 drain_pid=$!
-sleep 0.5
+wait_for 10 opened "$T/drain.sse"
 stop edge TERM
 is "SIGTERM: the edge exits 0" "$?" 0
 wait $drain_pid

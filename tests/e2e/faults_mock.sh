@@ -15,37 +15,10 @@
 # Every result line of sse_check is printed as a TAP comment: the counts are in the test output.
 . "$(dirname "$0")/../lib.sh"
 need curl
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
-CHECK=$BUILD/tests/sse_check
 CONNS=${FAULT_CONNS:-1000}
-
-# The value of key=... in the result line of an sse_check output file.
-field() { sed -n "s/^result .*\b$1=\([0-9]*\).*/\1/p" "$2"; }
-# is-assertions for one checker run: nothing lost, repeated, reset or left incomplete.
-exact() { # $1: label, $2: output file
-    sed -n 's/^result /# result /p' "$2"
-    is "$1: every stream got every record (lost)" "$(field lost "$2")" 0
-    is "$1: no record twice (repeated)" "$(field repeated "$2")" 0
-    is "$1: no stream was left short (incomplete)" "$(field incomplete "$2")" 0
-    is "$1: no event: reset" "$(field resets "$2")" 0
-}
-# Starts sse_check in the background as spawn name $1 with more options; waits until every
-# stream has records.
-check_start() {
-    local name=$1
-    shift
-    rm -f "$T/$name.ready"
-    spawn "$name" "$CHECK" --ready-file "$T/$name.ready" "$@"
-    wait_for 60 test -f "$T/$name.ready"
-}
-check_wait() { # waits for spawned checker $1 to finish (at most 120 s)
-    local pid=${PIDS[$1]} i
-    for i in $(seq 1 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    stop "$1" KILL
-    return 0
-}
-workers_of() { pgrep -P "$1" | tr '\n' ' '; }
+# sse_check ends as soon as every stream has every record; --drain only bounds how long a slow
+# (busy, sanitized) machine may take to deliver the last of them.
+DRAIN=120
 
 RINGS=$T/rings
 PORT=$(free_port)
@@ -66,28 +39,24 @@ log: {level: info}
 EOT
 }
 config "$RINGS" 4MiB "$PORT" >"$T/rc.yaml"
-spawn bridge "$BRIDGE" -c "$T/rc.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-spawn edge "$EDGE" -c "$T/rc.yaml"
-ok "bridge and edge are up" wait_for 20 curl -sf "$URL/healthz"
+ok "bridge and edge are up" start_stack "$T/rc.yaml"
 COMMON=(--url "$URL/streams/chk" --bootstrap-file "$RINGS/kafka-bootstrap" --topic chk --partitions 3)
 
 # --- kill -9 of an edge worker ----------------------------------------------------------------------
-check_start kill "${COMMON[@]}" --conns "$CONNS" --rate 1000 --count 8000 --drain 20
+check_start kill "${COMMON[@]}" --conns "$CONNS" --rate 1000 --count 8000 --drain $DRAIN
 victim=$(workers_of "${PIDS[edge]}" | awk '{ print $1 }')
 on_victim=$(ls "/proc/$victim/fd" 2>/dev/null | wc -l)
 kill -KILL "$victim"
 ok "kill -9 of worker $victim (about $on_victim fds open): the master restarts it" \
     wait_for 20 grep -q "(pid $victim) killed by signal 9; restarting it" "$T/edge.log"
 check_wait kill
-exact "worker kill -9" "$T/kill.log"
+exact "worker kill -9" "$T/kill.log" gaps
 ok "worker kill -9: the killed worker's clients reconnected (reconnects > 0)" test "$(field reconnects "$T/kill.log")" -gt 0
-is "worker kill -9: no gap was needed" "$(field gaps "$T/kill.log")" 0
 
 # --- SIGTERM of one of two edges on one port (SO_REUSEPORT): a rolling deploy ------------------------
 spawn edge2 "$EDGE" -c "$T/rc.yaml"
 wait_for 20 sh -c "[ \$(grep -c 'serving 2 streams' '$T/edge2.log') -ge 2 ]"
-check_start drain "${COMMON[@]}" --conns "$CONNS" --rate 1000 --count 8000 --drain 20
+check_start drain "${COMMON[@]}" --conns "$CONNS" --rate 1000 --count 8000 --drain $DRAIN
 stop edge TERM
 is "SIGTERM: the first edge drains and exits 0" "$?" 0
 check_wait drain
@@ -109,7 +78,7 @@ if ! mount -t tmpfs -o size=16m rc-faults "$MNT"; then
     echo "Bail out! mount -t tmpfs is not permitted here"
     exit 1
 fi
-trap 'umount -l "$MNT" 2>/dev/null; cleanup' EXIT
+on_exit 'umount -l "$MNT" 2>/dev/null' 
 RINGS=$MNT/rings
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
@@ -124,11 +93,8 @@ ok "full ring directory at start: the bridge exits with a clear error" \
 ok "full ring directory at start: no temporary file is left behind" sh -c "! ls -a '$RINGS' | grep -q tmp"
 rm -f "$RINGS"/*.ring
 
-spawn bridge "$BRIDGE" -c "$T/tmpfs.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-spawn edge "$EDGE" -c "$T/tmpfs.yaml"
-ok "bridge and edge up on the tmpfs" wait_for 20 curl -sf "$URL/healthz"
-check_start rings "${COMMON[@]}" --conns 300 --rate 500 --count 15000 --drain 30
+ok "bridge and edge up on the tmpfs" start_stack "$T/tmpfs.yaml"
+check_start rings "${COMMON[@]}" --conns 300 --rate 500 --count 15000 --drain $DRAIN
 df -k "$MNT" | sed 's/^/# /'
 
 # Deleted while a hard link keeps its pages: the bridge cannot make a new ring (no space).
@@ -145,7 +111,9 @@ rm "$MNT/held"
 ok "space freed: the bridge makes a new ring that continues" \
     wait_for 10 grep -q "chk: made a new ring; its partitions continue where the lost one stopped" "$T/bridge.log"
 ok "space freed: the edge maps it and serves" wait_for 10 sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/streams/chk?limit=1&timeout=1' | grep -q 200"
-sleep 2
+# The next fault finds every client attached to the new ring (they resume with Last-Event-ID).
+reattached() { metric_is 'ringcast_streams_open{stream="chk",protocol="http1"}' 300; }
+wait_for 20 reattached || echo "# not every client was back on the new ring: $(metric 'ringcast_streams_open{stream="chk",protocol="http1"}') of 300"
 
 # Truncated under every mapping while the bridge is stopped (SIGSTOP): the edges' next look at
 # the ring's header faults (SIGBUS) and is survived; then the bridge, let go on, faults too and
@@ -161,7 +129,7 @@ ok "ring truncated: the bridge survives SIGBUS and says so" \
     wait_for 10 grep -q "chk: ring lost: .*truncated" "$T/bridge.log"
 ok "ring truncated: a new ring is made" \
     wait_for 10 sh -c "[ \$(grep -c 'chk: made a new ring' '$T/bridge.log') -ge 2 ]"
-sleep 2
+wait_for 20 reattached || echo "# not every client was back on the new ring: $(metric 'ringcast_streams_open{stream="chk",protocol="http1"}') of 300"
 
 # Truncated under a bridge that is writing: its next append faults in the middle of a batch; the
 # records it could not take are read from Kafka again into the new ring.

@@ -7,8 +7,6 @@
 # keep streaming: records produced meanwhile still reach an edge's client.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl python3 getent
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT

@@ -8,8 +8,6 @@
 # tests/kafka/log_shapes_kafka.sh.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
@@ -29,13 +27,9 @@ edge:
   heartbeat: 1s
 log: {level: info}
 EOT
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-spawn edge "$EDGE" -c "$T/ringcast.yaml"
-ok "the edge answers on its port" wait_for 20 curl -sf "$URL/healthz"
+ok "the edge answers on its port" start_stack "$T/ringcast.yaml"
 
-sse() { curl -sN --max-time 10 "$URL/streams/$1"; }
+sse() { curl -sN --max-time 10 "$URL/streams/$1"; } # at most 10 s: every stream here is finite
 events() { grep -E '^(event|data):' | tr '\n' '|'; } # the events of a stream, ids left out
 
 # --- Tombstones, next to an empty value, and the records the ring does not store ------------------
@@ -47,8 +41,7 @@ head -c 300000 /dev/zero | tr '\0' v | P -k huge -D '\0'   # 3: larger than the 
 printf 'bad \xff bytes' | P -k bin -D '\0' -H event=price  # 4: not UTF-8 (raw), event "price"
 printf 'x' | P -k long -D '\0' -H "event=$(head -c 70000 /dev/zero | tr '\0' e)" # 5: event header too long
 printf 'b:2\n' | P -K: -H event=price                      # 6
-in_ring() { [ "$(curl -s "$URL/streams" | grep -o '"name":"raw","available":true,"records":7')" != "" ]; }
-ok "7 records of the topic are in the raw ring (4 stored, 3 announced)" wait_for 20 in_ring
+ok "7 records of the topic are in the raw ring (4 stored, 3 announced)" wait_for 20 stream_has raw 7
 
 sse 'raw?limit=4' | events >"$T/raw"
 is "raw: a tombstone is its own event type with the key as data; an empty value is an empty data line" \
@@ -77,9 +70,9 @@ is "key=a: no notices about other keys" "$(sse 'raw?key=a&timeout=2' | events)" 
 is "event=nothing-else: an event type that did not fit is told to every event filter" \
     "$(sse 'raw?event=nothing-else&timeout=2' | events | grep -o '"reason":"[a-z0-9_]*"')" '"reason":"event_too_long"'
 
-metric() { curl -s "$URL/metrics" | grep -F "ringcast_ring_skipped_total{stream=\"$1\",reason=\"$2\"}" | awk '{print $2}'; }
+skipped() { metric "ringcast_ring_skipped_total{stream=\"$1\",reason=\"$2\"}"; }
 is "/metrics counts the records not stored by reason" \
-    "$(metric raw too_large) $(metric raw not_utf8) $(metric raw event_too_long) $(metric js not_utf8)" "1 1 1 0"
+    "$(skipped raw too_large) $(skipped raw not_utf8) $(skipped raw event_too_long) $(skipped js not_utf8)" "1 1 1 0"
 logged() { # stream, reason: the sum of the counts the bridge logged
     sed -n "s/.* $1: [0-9]* records not stored.*[ (]$2 \([0-9]*\).*/\1/p" "$T/bridge.log" | awk '{ s += $1 } END { print s + 0 }'
 }
@@ -93,17 +86,15 @@ is "... in a line or two, not a line per record" "$(grep -c ' junk: [0-9]* recor
 # --- A bridge restart on a new, empty mock cluster: every partition restarts (reset markers) -------
 for i in 0 1 2; do printf 'old-p0-%d\n' $i | kcat -P -b "$BOOT" -t two -p 0; done
 for i in 0 1 2; do printf 'old-p1-%d\n' $i | kcat -P -b "$BOOT" -t two -p 1; done
-two_in() { [ "$(curl -s "$URL/streams" | grep -o "\"name\":\"two\",\"available\":true,\"records\":$1,")" != "" ]; }
-ok "6 records in the two-partition ring" wait_for 20 two_in 6
+ok "6 records in the two-partition ring" wait_for 20 stream_has two 6
 stop bridge TERM
 mv "$T/bridge.log" "$T/bridge-1.log"
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-ok "the restarted bridge marks both partitions reset" wait_for 20 two_in 8
-BOOT=$(cat "$RINGS/kafka-bootstrap")
+start_bridge "$T/ringcast.yaml"
+ok "the restarted bridge marks both partitions reset" wait_for 20 stream_has two 8
 for i in 0 1; do printf 'new-p1-%d\n' $i | kcat -P -b "$BOOT" -t two -p 1; done
-ok "the new records of partition 1 arrive" wait_for 20 two_in 10
+ok "the new records of partition 1 arrive" wait_for 20 stream_has two 10
 for i in 0 1; do printf 'new-p0-%d\n' $i | kcat -P -b "$BOOT" -t two -p 0; done
-ok "the new records of partition 0 arrive" wait_for 20 two_in 12
+ok "the new records of partition 0 arrive" wait_for 20 stream_has two 12
 
 sse 'two?limit=10' >"$T/two.sse"
 is "a reader from the oldest sees the old records, both resets, the new records" \
@@ -112,19 +103,10 @@ is "a reader from the oldest sees the old records, both resets, the new records"
 # Every event id of that stream from the last old record on, resumed from: what follows must be
 # exactly what followed it. (Ids from before that name offsets the new history has as well: as after
 # a recreated topic, they are read as positions in the new history; see the README.)
-awk '/^id: / { id = substr($0, 5) } /^data: / { print id "\t" substr($0, 7) }' "$T/two.sse" |
-    sed -n '/\told-p1-2$/,$p' >"$T/two.ids"
+ids_of <"$T/two.sse" | sed -n '/\told-p1-2$/,$p' >"$T/two.ids"
 is "7 ids from there: the last old record, the two resets, the four new records" "$(wc -l <"$T/two.ids")" 7
-bad=0
-while IFS=$'\t' read -r id data; do
-    want=$(awk -v id="$id" 'f { print $2 } $1 == id { f = 1 }' FS='\t' "$T/two.ids" | tr '\n' '|')
-    n=$(echo "$want" | tr '|' '\n' | grep -c '^[a-z]') # limit= counts records, not reset events
-    [ "$n" = 0 ] && continue
-    got=$(curl -sN --max-time 10 -H "Last-Event-ID: $id" "$URL/streams/two?limit=$n&timeout=3" | sed -n 's/^data: //p' |
-        tr '\n' '|')
-    [ "$got" = "$want" ] || { bad=$((bad + 1)); echo "# after $data: got [$got] want [$want]"; }
-done <"$T/two.ids"
-is "resuming from each of them gives exactly what followed it: no reset, no record twice" "$bad" 0
+is "resuming from each of them gives exactly what followed it: no reset, no record twice" \
+    "$(resume_all two "$T/two.ids")" 0
 
 stop edge TERM
 stop bridge TERM

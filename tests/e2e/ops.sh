@@ -9,8 +9,6 @@
 # TLS connections, bad files rejected with file:line messages); journald priority prefixes.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl openssl python3 systemd-analyze systemd-sysusers systemd-tmpfiles groff man
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
 RINGS=$T/rings
 PORT=$(free_port)
 TLS_PORT=$(free_port)
@@ -93,8 +91,7 @@ is "tmpfiles.d: the ring directory exists, owned by ringcast and its group, mode
     "$(stat -c '%u %g %a' "$STAGE/dev/shm/ringcast" 2>&1)" "$uid $gid 750"
 
 # --- the bridge and systemd ---------------------------------------------------------------------
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=ringcast-one \
-    >/dev/null 2>&1
+self_signed_cert ringcast-one
 cat >"$T/bridge.yaml" <<EOT
 kafka: {brokers: mock}
 ring: {dir: $RINGS, size: 1MiB}
@@ -177,8 +174,7 @@ code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/streams/$1?ti
 is "before the reload: s2 is not configured (404)" "$(code s2)" 404
 
 # Reload: s3 removed, s2 added, a renewed certificate at the same path, workers 2 -> 3.
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem.new" -out "$T/cert.pem.new" -days 2 \
-    -subj /CN=ringcast-two >/dev/null 2>&1
+self_signed_cert ringcast-two "$T/cert.pem.new" "$T/key.pem.new"
 mv "$T/key.pem.new" "$T/key.pem"
 mv "$T/cert.pem.new" "$T/cert.pem"
 WORKERS=3 edge_conf s1 s2

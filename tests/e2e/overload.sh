@@ -12,13 +12,6 @@
 #     and their RSS to near where it was (bound below).
 . "$(dirname "$0")/../lib.sh"
 need curl
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
-CHECK=$BUILD/tests/sse_check
-field() { sed -n "s/^result .*\b$1=\([0-9]*\).*/\1/p" "$2"; }
-rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
-workers_of() { pgrep -P "$1" | tr '\n' ' '; }
 
 RINGS=$T/rings
 PORT=$(free_port)
@@ -38,24 +31,23 @@ log: {level: info}
 EOT
 }
 config 1 >"$T/one.yaml"
-spawn bridge "$BRIDGE" -c "$T/one.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-spawn edge "$EDGE" -c "$T/one.yaml"
-ok "bridge and edge (1 worker) are up" wait_for 20 curl -sf "$URL/healthz"
+ok "bridge and edge (1 worker) are up" start_stack "$T/one.yaml"
 W=$(workers_of "${PIDS[edge]}" | awk '{ print $1 }')
 FLOOD=(--url "$URL/streams/flood" --bootstrap-file "$RINGS/kafka-bootstrap" --topic flood --partitions 2 --size 300)
 
 # --- slow readers ---------------------------------------------------------------------------------
-"$CHECK" "${FLOOD[@]}" --conns 100 --rate 1000 --count 6000 --drain 20 >"$T/base.out" 2>&1
-sed -n 's/^result /# without slow readers: result /p' "$T/base.out"
+# sse_check ends as soon as every stream has every record: a long --drain costs nothing when the
+# machine is fast and keeps a busy one from failing.
+"$CHECK" "${FLOOD[@]}" --conns 100 --rate 1000 --count 6000 --drain 120 >"$T/base.out" 2>&1
+show_result "$T/base.out" "without slow readers"
 is "without slow readers: nothing lost or repeated" "$(field lost "$T/base.out"):$(field repeated "$T/base.out")" "0:0"
 rss0=$(rss_kib "$W")
-spawn slow "$CHECK" "${FLOOD[@]}" --conns 120 --slow 20 --slow-bps 200 --rate 1000 --count 12000 --drain 30 \
+spawn slow "$CHECK" "${FLOOD[@]}" --conns 120 --slow 20 --slow-bps 200 --rate 1000 --count 12000 --drain 120 \
     --csv "$T/slow.csv"
 peak=$rss0
 echo "seconds,worker_rss_kib" >"$T/rss.csv"
 SECONDS=0
-while kill -0 "${PIDS[slow]}" 2>/dev/null && [ $SECONDS -lt 90 ]; do
+while kill -0 "${PIDS[slow]}" 2>/dev/null && [ $SECONDS -lt 240 ]; do
     r=$(rss_kib "$W")
     [ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r
     echo "$SECONDS,$r" >>"$T/rss.csv"
@@ -63,7 +55,7 @@ while kill -0 "${PIDS[slow]}" 2>/dev/null && [ $SECONDS -lt 90 ]; do
 done
 stop slow KILL
 out=$T/slow.log
-sed -n 's/^result /# with 20 slow readers: result /p' "$out"
+show_result "$out" "with 20 slow readers"
 echo "# worker RSS: $rss0 KiB before, peak $peak KiB while 20 streams read 200 B/s of a 300 KB/s stream for 12 s"
 is "slow readers: the 100 others lost nothing" "$(field lost "$out")" 0
 is "slow readers: nothing repeated" "$(field repeated "$out")" 0
@@ -82,10 +74,7 @@ stop bridge TERM
 
 # --- churn: 50k connections in waves ------------------------------------------------------------------
 config 2 >"$T/two.yaml"
-spawn bridge "$BRIDGE" -c "$T/two.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-spawn edge "$EDGE" -c "$T/two.yaml"
-ok "bridge and edge (2 workers) are up" wait_for 20 curl -sf "$URL/healthz"
+ok "bridge and edge (2 workers) are up" start_stack "$T/two.yaml"
 WS=$(workers_of "${PIDS[edge]}")
 totals() { # sum of open files and RSS (KiB) over the workers
     local f=0 r=0 w
@@ -95,7 +84,8 @@ totals() { # sum of open files and RSS (KiB) over the workers
 # A first wave of 1000 warms the allocators (h2o's pools, malloc's arenas): the baseline is taken
 # after it, with every stream gone.
 "$CHECK" --url "$URL/streams/flood" --conns 1000 --churn 1 >"$T/warm.out" 2>&1
-wait_for 10 sh -c "curl -s '$URL/metrics' | grep -q '^ringcast_streams_open{stream=\"flood\",protocol=\"http1\"} 0'"
+closed() { metric_is 'ringcast_streams_open{stream="flood",protocol="http1"}' 0; }
+wait_for 30 closed
 sleep 1
 read -r fd0 rss0 <<<"$(totals)"
 "$CHECK" --url "$URL/streams/flood" --conns 10000 --churn 5 >"$T/churn.out" 2>&1 &
@@ -111,9 +101,11 @@ wait $churn_pid
 sed 's/^/# /' "$T/churn.out"
 is "churn: 50,000 streams started (5 waves of 10,000)" "$(field started "$T/churn.out")" 50000
 # The worker sees a vanished HTTP/1.1 client on its next write: the heartbeat (1 s) finds them all.
-closed() { curl -s "$URL/metrics" | grep -q '^ringcast_streams_open{stream="flood",protocol="http1"} 0'; }
-ok "churn: every stream is closed on the edge afterwards" wait_for 20 closed
-sleep 2
+ok "churn: every stream is closed on the edge afterwards" wait_for 60 closed
+# Sockets close and heap returns (malloc_trim) as the workers dispose of the streams: wait for the
+# figures to come back, within bounds, rather than for a fixed time.
+settled() { read -r fd1 rss1 <<<"$(totals)"; [ "$fd1" -le $((fd0 + 2)) ] && [ $((rss1 - rss0)) -lt 16384 ]; }
+wait_for 30 settled
 read -r fd1 rss1 <<<"$(totals)"
 echo "# workers: open files $fd0 before, peak $peak_fd, $fd1 after; RSS $rss0 KiB before, peak $peak_rss KiB, $rss1 KiB after"
 ok "churn: the workers' open files are back to $fd0 (+2 at most) after: $fd1" test "$fd1" -le $((fd0 + 2))

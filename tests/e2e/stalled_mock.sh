@@ -11,15 +11,10 @@
 #     edge.send_timeout and counted; its connection stays usable.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl ss python3
-BRIDGE=${BRIDGE:-$BUILD/ringcast-bridge}
-EDGE=${EDGE:-$BUILD/ringcast-edge}
-TOOL=$BUILD/ringcast-ringtool
 STALL="python3 $ROOT/tests/tools/stall_client.py"
 RINGS=$T/rings
 PORT=$(free_port)
 URL=http://127.0.0.1:$PORT
-rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-metric() { curl -s "$URL/metrics" | grep -F "$1" | awk '{ print $2 }'; }
 
 cat >"$T/ringcast.yaml" <<EOT
 kafka: {brokers: mock}
@@ -34,23 +29,18 @@ edge:
   send_timeout: 2s
 log: {level: info}
 EOT
-spawn bridge "$BRIDGE" -c "$T/ringcast.yaml"
-wait_for 20 test -s "$RINGS/kafka-bootstrap"
-BOOT=$(cat "$RINGS/kafka-bootstrap")
-spawn edge "$EDGE" -c "$T/ringcast.yaml"
-ok "bridge and edge (1 worker) are up" wait_for 20 curl -sf "$URL/healthz"
-W=$(pgrep -P "${PIDS[edge]}" | head -1)
+ok "bridge and edge (1 worker) are up" start_stack "$T/ringcast.yaml"
+W=$(workers_of "${PIDS[edge]}" | awk '{ print $1 }')
 
 # 120,000 records of 300 bytes: 40 MB in the ring. In batches the bridge reads before the next:
 # the mock cluster keeps only ~5 MiB of a partition.
 N=120000
-in_ring() { [ "$("$TOOL" info "$RINGS/big.ring" | sed -n 's/.*counters *records=\([0-9]*\).*/\1/p')" = "$1" ]; }
 for b in $(seq 0 9); do
     seq $((b * 12000 + 1)) $((b * 12000 + 12000)) | awk '{ printf "%06d-%0294d\n", $1, 0 }' |
         kcat -P -b "$BOOT" -t big -X batch.num.messages=10000
-    wait_for 30 in_ring $((b * 12000 + 12000)) || break
+    wait_for 60 ring_has big $((b * 12000 + 12000)) || break
 done
-ok "the $N records are in the ring" in_ring $N
+ok "the $N records are in the ring" ring_has big $N
 
 # A reader from the oldest record, at its own pace, meanwhile.
 curl -sN --max-time 120 "$URL/streams/big?limit=$N" | grep -c '^data: ' >"$T/reader.count" &
@@ -59,19 +49,20 @@ reader=$!
 # 20 ids at distinct old positions: the frames of records 1000, 6000, 11000, ...
 ids=()
 for i in $(seq 0 19); do
-    ids+=("$("$TOOL" dump "$RINGS/big.ring" $((1000 + i * 5000)) 1 | sed 's/.*frame=id: \([A-Za-z0-9_-]*\)\\n.*/\1/')")
+    ids+=("$(ring_dump big $((1000 + i * 5000)) 1 | sed 's/.*frame=id: \([A-Za-z0-9_-]*\)\\n.*/\1/')")
 done
 rss0=$(rss_kib "$W")
 spawn stall $STALL h1 "$PORT" /streams/big "${ids[@]}"
 ok "20 streams open at old positions and never read" wait_for 20 grep -q "open 20" "$T/stall.log"
 # Sampled until they are closed: the worker's memory and what the kernel queues for each.
+closed() { metric_is 'ringcast_stalled_closed_total{stream="big",protocol="http1"}' 20; }
 peak=$rss0 queued=0
 for i in $(seq 1 40); do
     r=$(rss_kib "$W")
     [ "${r:-0}" -gt "$peak" ] && peak=$r
     q=$(ss -Htn state established "( sport = :$PORT )" | awk '{ if ($2 > m) m = $2 } END { print m + 0 }')
     [ "$q" -gt "$queued" ] && queued=$q
-    [ "$(metric 'ringcast_stalled_closed_total{stream="big",protocol="http1"}')" = 20 ] && break
+    closed && break
     sleep 0.1
 done
 echo "# worker RSS ${rss0} KiB before, peak ${peak} KiB with the 20 stalled streams; most queued in the kernel for one: $queued bytes"
@@ -79,8 +70,9 @@ ok "the worker holds a small chunk for each stalled stream, not a quarter of the
     test $((peak - rss0)) -lt 16384
 ok "the kernel queues at most ~64 KiB unsent for a stream that does not read ($queued bytes < 256 KiB)" \
     test "$queued" -lt 262144
-closed() { [ "$(metric 'ringcast_stalled_closed_total{stream="big",protocol="http1"}')" = 20 ]; }
 ok "edge.send_timeout closes the 20 stalled streams, heartbeats notwithstanding; /metrics counts them" wait_for 30 closed
+logged() { [ "$(grep -c 'took no byte for .* (edge.send_timeout): closed' "$T/edge.log")" -ge 20 ]; }
+wait_for 10 logged
 is "... and the worker's log says why" "$(grep -c 'took no byte for .* (edge.send_timeout): closed' "$T/edge.log")" 20
 gone() { [ "$(metric 'ringcast_streams_open{stream="big",protocol="http1"}')" -le 1 ]; }
 ok "the stalled streams are gone from the worker (at most the reader's is open)" wait_for 20 gone
@@ -91,6 +83,7 @@ is "the client that reads got all $N records" "$(cat "$T/reader.count")" "$N"
 # HTTP/2: no window for the stream's first bytes (its retry hint), ever.
 is "an HTTP/2 stream with no flow-control window is reset after edge.send_timeout" \
     "$($STALL h2 "$PORT" /streams/quiet 30)" "rst_stream 1 8" # CANCEL
+wait_for 10 metric_is 'ringcast_stalled_closed_total{stream="quiet",protocol="h2"}' 1
 is "/metrics counts it" "$(metric 'ringcast_stalled_closed_total{stream="quiet",protocol="h2"}')" 1
 is "other streams are served as before" "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "$URL/healthz")" 200
 ok "the worker is still the same process" kill -0 "$W"

@@ -5,19 +5,11 @@
 # duplicate; a broker stop and start is survived; a missing topic is waited for; partitions added
 # to a topic are picked up.
 . "$(dirname "$0")/../lib.sh"
-need kcat java
-BRIDGE=$BUILD/ringcast-bridge
-TOOL=$BUILD/ringcast-ringtool
 RINGS=$T/rings
-KDIR=$T/kafka
 N=200000
 
-kafka_down() { "$ROOT/scripts/kafka-down.sh" "$KDIR" >/dev/null 2>&1; }
-trap 'kafka_down; cleanup' EXIT
-BOOT=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>"$T/kafka-up.log")
-ok "a Kafka broker starts on loopback" test -n "$BOOT"
-[ -n "$BOOT" ] || { cat "$T/kafka-up.log" | sed 's/^/# /'; finish; exit 1; }
-"$ROOT/scripts/kafka-topic.sh" "$KDIR" create events 3 >/dev/null 2>&1
+kafka_start
+kafka_topic create events 3
 ok "topic events (3 partitions) created" sh -c "kcat -L -b $BOOT -t events | grep -q '3 partitions'"
 
 # 200k keyed records, produced before the bridge starts.
@@ -43,27 +35,25 @@ EOT
 # Small fetches make the first run slow enough to be killed in the middle of the stream.
 config '{fetch.message.max.bytes: "2048", fetch.max.bytes: "4096", message.max.bytes: "4096"}' >"$T/slow.yaml"
 config '{}' >"$T/fast.yaml"
-count() { "$TOOL" info "$RINGS/$1.ring" 2>/dev/null | sed -n 's/.*counters *records=\([0-9]*\).*/\1/p'; }
-at_least() { local c; c=$(count "$1"); [ -n "$c" ] && [ "$c" -ge "$2" ]; }
 
 spawn bridge "$BRIDGE" -c "$T/slow.yaml"
 part_in() { # polls every 10 ms: a tenth of a second is long enough for the bridge to take them all
     local end=$((SECONDS + 60))
-    until at_least ev 20000; do
+    until ring_has_at_least ev 20000; do
         [ $SECONDS -ge $end ] && return 1
         sleep 0.01
     done
 }
 ok "the bridge is streaming part of the records" part_in
 stop bridge KILL
-mid=$(count ev)
+mid=$(ring_records ev)
 ok "kill -9 came in the middle of the stream ($mid of $N in the ring)" test "$mid" -lt "$N"
 mv "$T/bridge.log" "$T/bridge-killed.log"
 spawn bridge "$BRIDGE" -c "$T/fast.yaml"
 ok "after the restart the bridge reopens the ring" wait_for 20 grep -q "ev: reopened, continues at seq" "$T/bridge.log"
-ok "after the restart every record arrives" wait_for 60 at_least ev "$N"
+ok "after the restart every record arrives" wait_for 60 ring_has_at_least ev "$N"
 check_exact() { # ring, expected total: every (partition, offset) once, offsets dense from 0
-    "$TOOL" dump "$RINGS/$1.ring" | awk -v want="$2" '
+    ring_dump "$1" | awk -v want="$2" '
         $2 == "DATA" { split($4, p, "="); split($5, o, "=");
                        if (o[2] != next_off[p[2]] + 0) { bad++; if (bad < 4) print "# partition " p[2] ": offset " o[2] ", expected " next_off[p[2]] + 0 }
                        next_off[p[2]] = o[2] + 1; n++ }
@@ -71,12 +61,12 @@ check_exact() { # ring, expected total: every (partition, offset) once, offsets 
 }
 is "ring ev: 200k records, each (partition, offset) exactly once, dense per partition" "$(check_exact ev $N)" "exact"
 # The other streams read the same topic from where their new rings began (the first, slow run).
-is "initial: latest: a new ring starts at the end of each partition" "$(count live)" 0
-is "initial: \"100\": a new ring starts 100 records back in each partition" "$(count tail)" 300
+is "initial: latest: a new ring starts at the end of each partition" "$(ring_records live)" 0
+is "initial: \"100\": a new ring starts 100 records back in each partition" "$(ring_records tail)" 300
 last100() { # per partition: the tail ring holds offsets end-100 .. end-1, where ev says the end is
-    "$TOOL" dump "$RINGS/ev.ring" | awk '{ split($4, p, "="); split($5, o, "="); end[p[2]] = o[2] + 1 }
+    ring_dump ev | awk '{ split($4, p, "="); split($5, o, "="); end[p[2]] = o[2] + 1 }
         END { for (q in end) print q, end[q] - 100, end[q] - 1 }' | sort >"$T/want100"
-    "$TOOL" dump "$RINGS/tail.ring" | awk '{ split($4, p, "="); split($5, o, "=");
+    ring_dump tail | awk '{ split($4, p, "="); split($5, o, "=");
         if (!(p[2] in lo)) lo[p[2]] = o[2]; hi[p[2]] = o[2] }
         END { for (q in lo) print q, lo[q], hi[q] }' | sort >"$T/got100"
     cmp -s "$T/want100" "$T/got100"
@@ -86,29 +76,29 @@ ok "the ring validates" "$TOOL" validate "$RINGS/ev.ring"
 
 # A missing topic is waited for, then read.
 ok "a missing topic is logged once and waited for" grep -q "topic later: .*; waiting for it" "$T/bridge.log"
-"$ROOT/scripts/kafka-topic.sh" "$KDIR" create later 1 >/dev/null 2>&1
+kafka_topic create later 1
 printf 'one\ntwo\nthree\n' | kcat -P -b "$BOOT" -t later -p 0
-ok "records of the topic created later arrive" wait_for 30 at_least late 3
+ok "records of the topic created later arrive" wait_for 30 ring_has_at_least late 3
 
 # Broker stop and start: the bridge reports it, waits, and resumes without loss or duplicate.
 kafka_down
-unreachable() { "$TOOL" info "$RINGS/ev.ring" | grep -q "kafka unreachable"; }
+unreachable() { ring_info ev | grep -q "kafka unreachable"; }
 ok "broker down: the ring header says kafka unreachable" wait_for 60 unreachable
-BOOT2=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>>"$T/kafka-up.log")
+BOOT2=$(kafka_up_again)
 is "broker up again on the same address" "$BOOT2" "$BOOT"
 seq 0 999 | sed 's/^/after-restart-/' | kcat -P -b "$BOOT" -t events -p 1
-ok "records produced after the broker restart arrive" wait_for 60 at_least ev $((N + 1000))
-ok "... also in the stream that started at the end" wait_for 60 at_least live 1000
-streaming() { "$TOOL" info "$RINGS/ev.ring" | grep -q "bridge .*streaming"; }
+ok "records produced after the broker restart arrive" wait_for 60 ring_has_at_least ev $((N + 1000))
+ok "... also in the stream that started at the end" wait_for 60 ring_has_at_least live 1000
+streaming() { ring_info ev | grep -q "bridge .*streaming"; }
 ok "the ring header says streaming again" wait_for 30 streaming
 is "still exactly once and dense after the broker restart" "$(check_exact ev $((N + 1000)))" "exact"
 
 # Partitions added to a topic are picked up by the periodic metadata refresh.
-"$ROOT/scripts/kafka-topic.sh" "$KDIR" alter events 4 >/dev/null 2>&1
-lane3() { "$TOOL" info "$RINGS/ev.ring" | grep -q "events\[3\]"; }
+kafka_topic alter events 4
+lane3() { ring_info ev | grep -q "events\[3\]"; }
 ok "a partition added to the topic gets a lane" wait_for 30 lane3
 printf 'new-partition\n' | kcat -P -b "$BOOT" -t events -p 3
-ok "records of the new partition arrive" wait_for 30 at_least ev $((N + 1001))
+ok "records of the new partition arrive" wait_for 30 ring_has_at_least ev $((N + 1001))
 
 stop bridge TERM
 is "SIGTERM: exit 0" "$?" 0

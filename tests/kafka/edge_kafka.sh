@@ -6,14 +6,9 @@
 # open stream: the stream stays open and goes on without loss or repeat.
 . "$(dirname "$0")/../lib.sh"
 need kcat curl java
-KDIR=$T/kafka
-kafka_down() { "$ROOT/scripts/kafka-down.sh" "$KDIR" >/dev/null 2>&1; }
-trap 'kafka_down; cleanup' EXIT
-BOOT=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>"$T/kafka-up.log")
-ok "a Kafka broker starts on loopback" test -n "$BOOT"
-[ -n "$BOOT" ] || { finish; exit 1; }
-"$ROOT/scripts/kafka-topic.sh" "$KDIR" create alpha 3 >/dev/null 2>&1
-"$ROOT/scripts/kafka-topic.sh" "$KDIR" create beta 2 >/dev/null 2>&1
+kafka_start
+kafka_topic create alpha 3
+kafka_topic create beta 2
 seq 1 300 | awk '{ printf "k%d:alpha-%d\n", $1 % 11, $1 }' | kcat -P -b "$BOOT" -t alpha -K:
 seq 1 200 | awk '{ printf "k%d:beta-%d\n", $1 % 7, $1 }' | kcat -P -b "$BOOT" -t beta -K:
 
@@ -30,16 +25,14 @@ edge:
   workers: 2
 log: {level: info}
 EOT
-    spawn "bridge$side" "$BUILD/ringcast-bridge" -c "$T/$side.yaml"
-    spawn "edge$side" "$BUILD/ringcast-edge" -c "$T/$side.yaml"
+    start_bridge "$T/$side.yaml" "bridge$side"
+    spawn "edge$side" "$EDGE" -c "$T/$side.yaml"
 done
 A=http://127.0.0.1:$PORT_A
 B=http://127.0.0.1:$PORT_B
-has500() { curl -s "$1/streams" | grep -q '"records":500'; }
-ok "bridge A has the 500 records of both topics" wait_for 60 has500 "$A"
-ok "bridge B has them too, in a ring of its own" wait_for 60 has500 "$B"
+ok "bridge A has the 500 records of both topics" wait_for 60 stream_has multi 500 "$A"
+ok "bridge B has them too, in a ring of its own" wait_for 60 stream_has multi 500 "$B"
 
-data_of() { sed -n 's/^data: //p'; }
 curl -sN --max-time 10 "$A/streams/multi?limit=200" >"$T/first.sse"
 id=$(grep '^id: ' "$T/first.sse" | tail -1 | cut -c5-)
 curl -sN --max-time 10 -H "Last-Event-ID: $id" "$B/streams/multi?limit=300" >"$T/rest.sse"
@@ -53,9 +46,9 @@ ok "B did not announce a gap or a reset" sh -c "! grep -q '^event: ' '$T/rest.ss
 last=$(grep '^id: ' "$T/rest.sse" | tail -1 | cut -c5-)
 curl -sN --max-time 30 -H "Last-Event-ID: $last" "$A/streams/multi?limit=100" >"$T/open.sse" &
 open_pid=$!
-sleep 0.5
+wait_for 20 opened "$T/open.sse" # the stream is open before its bridge is killed
 stop bridgeA KILL
-spawn bridgeA "$BUILD/ringcast-bridge" -c "$T/A.yaml"
+start_bridge "$T/A.yaml" bridgeA
 wait_for 20 grep -q "multi: reopened" "$T/bridgeA.log"
 seq 301 400 | awk '{ printf "k%d:alpha-%d\n", $1 % 11, $1 }' | kcat -P -b "$BOOT" -t alpha -K:
 wait $open_pid

@@ -13,15 +13,9 @@
 . "$(dirname "$0")/../lib.sh"
 need kcat curl java
 TX=$BUILD/tests/kafka_tx
-TOOL=$BUILD/ringcast-ringtool
-KDIR=$T/kafka
 RINGS=$T/rings
-kafka_down() { "$ROOT/scripts/kafka-down.sh" "$KDIR" >/dev/null 2>&1; }
-trap 'kafka_down; cleanup' EXIT
-BOOT=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>"$T/kafka-up.log")
-ok "a Kafka broker starts on loopback" test -n "$BOOT"
-[ -n "$BOOT" ] || { sed 's/^/# /' "$T/kafka-up.log"; finish; exit 1; }
-topic() { "$ROOT/scripts/kafka-topic.sh" "$KDIR" "$@" >>"$T/topics.log" 2>&1; }
+kafka_start
+topic() { kafka_topic "$@"; }
 
 # --- A compacted topic, cleaned by the broker before the bridge reads it -----------------------
 # 100 keys of 1 KiB, then new values for the 50 even keys and a tombstone for k1: the cleaner
@@ -68,11 +62,8 @@ edge:
   heartbeat: 1s
 log: {level: info}
 EOT
-spawn bridge "$BUILD/ringcast-bridge" -c "$T/ringcast.yaml"
-spawn edge "$BUILD/ringcast-edge" -c "$T/ringcast.yaml"
-ok "bridge and edge are up" wait_for 60 curl -sf "$URL/healthz"
-data_of() { sed -n 's/^data: //p'; }
-opened() { [ -s "$1" ]; } # the edge opens a stream with its retry hint at once
+EDGE_WAIT=60
+ok "bridge and edge are up" start_stack "$T/ringcast.yaml"
 
 # --- 1. A topic that grows under a live stream ------------------------------------------------
 curl -sN --max-time 120 "$URL/streams/grow?limit=55" >"$T/grow.sse" &
@@ -115,22 +106,9 @@ is "resuming after the restart: the 20 records of the partition added meanwhile 
     "$( (seq 1 20 | sed 's/^/p2-/'; seq 1 5 | sed 's/^/p0-c-/') | sort | tr '\n' ' ')"
 ok "... with no gap or reset" sh -c "! grep -q '^event:' '$T/grow2.sse'"
 
-# Resumes from every id of a captured stream: what follows each must be exactly what followed it
-# in the capture (its data lines), and never a gap or reset. Prints the number of mismatches.
-resume_all() { # stream, capture
-    local stream=$1 cap=$2 bad=0 id data want n got
-    awk '/^id: / { id = substr($0, 5) } /^data: / { print id "\t" substr($0, 7) }' "$cap" >"$cap.ids"
-    while IFS=$'\t' read -r id data; do
-        want=$(awk -v id="$id" 'f { print $2 } $1 == id { f = 1 }' FS='\t' "$cap.ids" | tr '\n' '|')
-        n=$(awk -v id="$id" 'f { n++ } $1 == id { f = 1 } END { print n + 0 }' FS='\t' "$cap.ids")
-        [ "$n" = 0 ] && continue
-        got=$(curl -sN --max-time 20 -H "Last-Event-ID: $id" "$URL/streams/$stream?limit=$n" |
-            grep -E '^(data:|event: (gap|reset))' | sed 's/^data: //' | tr '\n' '|')
-        [ "$got" = "$want" ] ||
-            { bad=$((bad + 1)); echo "# $stream after ${data:0:40}: got [${got:0:300}] want [${want:0:300}]" >&2; }
-    done <"$cap.ids"
-    echo "$bad"
-}
+# Resumes from every id of a captured stream (resume_all, tests/lib/http.sh): what follows each
+# must be exactly what followed it in the capture, and never a gap or reset the capture did not have.
+resume_each() { ids_of <"$2" >"$2.ids" && resume_all "$1" "$2.ids"; }
 
 # --- 4. Transactions ------------------------------------------------------------------------------
 "$TX" -b "$BOOT" -t tx -p 0 -k k c5,a3,c2,a4,n2,c3,a2,c1 >"$T/tx.out" 2>"$T/tx.err"
@@ -140,9 +118,9 @@ committed=$(awk '$1 == "c" || $1 == "n" { print $4 }' "$T/tx.out" | tr '\n' ' ')
 curl -sN --max-time 60 "$URL/streams/tx?limit=13" >"$T/tx.sse"
 is "read_committed: exactly the committed records, in order" "$(data_of <"$T/tx.sse" | tr '\n' ' ')" "$committed"
 ok "no aborted record reached the client" sh -c "! grep -q -- '-a-' '$T/tx.sse'"
-holes=$("$TOOL" dump "$RINGS/tx.ring" | awk '$2 == "DATA" { split($5, o, "="); split($6, h, "="); if (h[2] < o[2]) n++ } END { print n + 0 }')
+holes=$(ring_dump tx | awk '$2 == "DATA" { split($5, o, "="); split($6, h, "="); if (h[2] < o[2]) n++ } END { print n + 0 }')
 is "the ring's records carry the holes markers and aborted records left (before c2, n2 and c1)" "$holes" 3
-is "resuming from each of the 13 ids (both sides of every marker) is exact" "$(resume_all tx "$T/tx.sse")" 0
+is "resuming from each of the 13 ids (both sides of every marker) is exact" "$(resume_each tx "$T/tx.sse")" 0
 
 # --- 5. The compacted topic: holes, tombstones, eviction ------------------------------------------
 ncomp=$(wc -l <"$T/comp.kafka")
@@ -154,18 +132,18 @@ is "json: the tombstone has \"value\":null and its key" \
 curl -sN --max-time 60 "$URL/streams/comp?limit=$ncomp" >"$T/comp.sse"
 is "raw: the tombstone is event: tombstone with the key as data" \
     "$(grep -A1 '^event: tombstone' "$T/comp.sse" | tr '\n' '|')" "event: tombstone|data: k1|"
-is "resuming from each id across the holes is exact" "$(resume_all comp "$T/comp.sse" | tail -1)" 0
+is "resuming from each id across the holes is exact" "$(resume_each comp "$T/comp.sse" | tail -1)" 0
 
 # Large records with keys of their own push the oldest records out of the 1 MiB ring, until the
 # oldest kept is one of the odd keys past k21: every one of them follows a hole.
-oldest() { "$TOOL" dump "$RINGS/compjs.ring" 0 1 | sed -n 's/.* offset=\([0-9]*\) holes_from=\([0-9]*\).*/\1 \2/p'; }
+oldest() { ring_dump compjs 0 1 | sed -n 's/.* offset=\([0-9]*\) holes_from=\([0-9]*\).*/\1 \2/p'; }
 big=$(head -c 8000 /dev/zero | tr '\0' b)
 seq 1 100 | awk -v b="$big" '{ printf "fill-%d:%s\n", $1, b }' | kcat -P -b "$BOOT" -t comp -K:
 fill=100
 caught_up() { # the ring has every record Kafka has
     local end next
     end=$(kcat -Q -b "$BOOT" -t comp:0:-1 2>/dev/null | awk '{ print $NF }')
-    next=$("$TOOL" info "$RINGS/compjs.ring" | sed -n 's/.*comp\[0\] next offset \([0-9]*\).*/\1/p')
+    next=$(ring_info compjs | sed -n 's/.*comp\[0\] next offset \([0-9]*\).*/\1/p')
     [ -n "$end" ] && [ "$next" = "$end" ]
 }
 evict() { # one large record at a time, each read into the ring before the next

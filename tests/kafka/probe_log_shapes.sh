@@ -14,19 +14,13 @@
 . "$(dirname "$0")/../lib.sh"
 need kcat java
 TX=$BUILD/tests/kafka_tx
-KDIR=$T/kafka
 [ -x "$TX" ] || { echo "Bail out! $TX is missing: run make"; exit 1; }
-
-kafka_down() { "$ROOT/scripts/kafka-down.sh" "$KDIR" >/dev/null 2>&1; }
-trap 'kafka_down; cleanup' EXIT
-BOOT=$("$ROOT/scripts/kafka-up.sh" "$KDIR" 2>"$T/kafka-up.log")
-ok "a Kafka broker starts on loopback" test -n "$BOOT"
-[ -n "$BOOT" ] || { sed 's/^/# /' "$T/kafka-up.log"; finish; exit 1; }
+kafka_start
 
 # Segments roll 100 ms after their first record; any dirty byte makes a log cleanable.
 # "kept" holds tombstones for 10 minutes, "purged" for 1 s. Each create is a JVM: run them at once.
 COMPACT=(cleanup.policy=compact segment.ms=100 min.cleanable.dirty.ratio=0.01 min.compaction.lag.ms=0)
-topic() { "$ROOT/scripts/kafka-topic.sh" "$KDIR" create "$@" >>"$T/topics.log" 2>&1; }
+topic() { kafka_topic create "$@"; }
 topic kept 1 "${COMPACT[@]}" delete.retention.ms=600000 &
 topic purged 1 "${COMPACT[@]}" delete.retention.ms=1000 &
 topic tx 2 &
